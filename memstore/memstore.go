@@ -1,0 +1,247 @@
+// Package memstore is the in-memory tasklife.Store: the embedded default,
+// safe for concurrent use, with nothing to set up and no goroutines.
+//
+//	svc := tasklife.New(memstore.New())
+//	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "make"})
+//	task, err = svc.Cancel(ctx, task.GUID)
+//
+// Tasks are spread over shards by GUID, each with its own lock, so
+// transitions on different tasks rarely contend. A transition locks one
+// shard; a list locks them all (for reading) and so sees one consistent
+// moment.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tasklife/tasklife"
+)
+
+const numShards = 64
+
+// Store keeps tasks in memory. The zero value is not usable; call New.
+type Store struct {
+	seed   maphash.Seed
+	now    func() time.Time
+	order  atomic.Uint64 // creation order, for ties in list ordering
+	shards [numShards]shard
+	apps   [numShards]appShard
+}
+
+type shard struct {
+	mu    sync.RWMutex
+	tasks map[string]*record
+	_     [40]byte // keep shards on separate cache lines
+}
+
+type appShard struct {
+	mu  sync.Mutex
+	seq map[string]int64 // last sequence id handed out, per app
+	_   [48]byte
+}
+
+type record struct {
+	t     tasklife.Task
+	order uint64
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of time.Now.
+// Tests use it to control timestamps.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{seed: maphash.MakeSeed(), now: time.Now}
+	for i := range s.shards {
+		s.shards[i].tasks = make(map[string]*record)
+		s.apps[i].seq = make(map[string]int64)
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+var _ tasklife.Store = (*Store)(nil)
+
+func (s *Store) shardIndex(key string) int {
+	return int(maphash.String(s.seed, key) % numShards)
+}
+
+// timestamp is the store's notion of now: UTC, microsecond precision (what
+// PostgreSQL keeps, so that every store behaves alike), never before floor.
+func (s *Store) timestamp(floor time.Time) time.Time {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if now.Before(floor) {
+		return floor
+	}
+	return now
+}
+
+// Create implements tasklife.Store.
+func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &record{t: *t}
+	r.t.Labels = tasklife.CloneMap(t.Labels)
+	r.t.Annotations = tasklife.CloneMap(t.Annotations)
+	if t.DiskInMB != nil {
+		d := *t.DiskInMB
+		r.t.DiskInMB = &d
+	}
+	r.t.State = tasklife.StatePending
+	r.t.FailureReason = ""
+	r.t.Version = 1
+
+	// The sequence id and the insertion happen under the app's lock, so a
+	// task with sequence id n is visible before n+1 is handed out: lists by
+	// sequence id never see a gap.
+	as := &s.apps[s.shardIndex(t.AppGUID)]
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	r.t.SequenceID = as.seq[t.AppGUID] + 1
+	as.seq[t.AppGUID] = r.t.SequenceID
+
+	for {
+		r.t.GUID = uuid.NewString()
+		sh := &s.shards[s.shardIndex(r.t.GUID)]
+		sh.mu.Lock()
+		if _, dup := sh.tasks[r.t.GUID]; dup {
+			sh.mu.Unlock()
+			continue
+		}
+		r.t.CreatedAt = s.timestamp(time.Time{})
+		r.t.UpdatedAt = r.t.CreatedAt
+		r.order = s.order.Add(1)
+		sh.tasks[r.t.GUID] = r
+		out := r.t.Clone()
+		sh.mu.Unlock()
+		return out, nil
+	}
+}
+
+// Get implements tasklife.Store.
+func (s *Store) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sh := &s.shards[s.shardIndex(guid)]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	r, ok := sh.tasks[guid]
+	if !ok {
+		return nil, tasklife.ErrNotFound
+	}
+	return r.t.Clone(), nil
+}
+
+// Transition implements tasklife.Store: the check and the write happen under
+// the task's shard lock.
+func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	if err := ctx.Err(); err != nil {
+		return tasklife.TransitionResult{}, err
+	}
+	sh := &s.shards[s.shardIndex(req.GUID)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r, ok := sh.tasks[req.GUID]
+	if !ok {
+		return tasklife.TransitionResult{}, tasklife.ErrNotFound
+	}
+	if !slices.Contains(req.From, r.t.State) {
+		return tasklife.TransitionResult{Task: r.t.Clone()}, nil
+	}
+	from := r.t.State
+	r.t.State = req.To
+	r.t.FailureReason = ""
+	if req.To == tasklife.StateFailed {
+		r.t.FailureReason = req.FailureReason
+	}
+	r.t.UpdatedAt = s.timestamp(r.t.UpdatedAt)
+	r.t.Version++
+	return tasklife.TransitionResult{Task: r.t.Clone(), From: from, Applied: true}, nil
+}
+
+// List implements tasklife.Store. It read-locks every shard for the length
+// of the call, so the page and the total describe one moment.
+func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i := range s.shards {
+		s.shards[i].mu.RLock()
+	}
+	defer func() {
+		for i := range s.shards {
+			s.shards[i].mu.RUnlock()
+		}
+	}()
+
+	var hits []*record
+	if len(q.GUIDs) > 0 {
+		seen := make(map[string]bool, len(q.GUIDs))
+		for _, g := range q.GUIDs {
+			if seen[g] {
+				continue
+			}
+			seen[g] = true
+			if r, ok := s.shards[s.shardIndex(g)].tasks[g]; ok && matches(&r.t, q) {
+				hits = append(hits, r)
+			}
+		}
+	} else {
+		for i := range s.shards {
+			for _, r := range s.shards[i].tasks {
+				if matches(&r.t, q) {
+					hits = append(hits, r)
+				}
+			}
+		}
+	}
+
+	key := func(r *record) time.Time { return r.t.CreatedAt }
+	if q.OrderBy == tasklife.OrderByUpdatedAt {
+		key = func(r *record) time.Time { return r.t.UpdatedAt }
+	}
+	slices.SortFunc(hits, func(a, b *record) int {
+		c := key(a).Compare(key(b))
+		if c == 0 {
+			c = cmp.Compare(a.order, b.order)
+		}
+		if q.Descending {
+			return -c
+		}
+		return c
+	})
+
+	page := &tasklife.Page{TotalResults: len(hits), Tasks: []*tasklife.Task{}}
+	perPage := max(q.PerPage, 1)
+	if skip := max(q.Page, 1) - 1; skip <= len(hits)/perPage { // no overflow for huge pages
+		start := skip * perPage
+		for _, r := range hits[min(start, len(hits)):min(start+perPage, len(hits))] {
+			page.Tasks = append(page.Tasks, r.t.Clone())
+		}
+	}
+	return page, nil
+}
+
+func matches(t *tasklife.Task, q tasklife.ListQuery) bool {
+	return (len(q.Names) == 0 || slices.Contains(q.Names, t.Name)) &&
+		(len(q.States) == 0 || slices.Contains(q.States, t.State)) &&
+		(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, t.AppGUID)) &&
+		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, t.SequenceID))
+}

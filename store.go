@@ -1,0 +1,91 @@
+package tasklife
+
+import (
+	"context"
+	"errors"
+)
+
+// Store persists tasks. The Service is the only caller a host needs; a Store
+// is what a host implements to keep tasks somewhere new. memstore and pgstore
+// are the stores this module ships, and storetest.Run is the conformance
+// suite every Store must pass.
+//
+// Error contract, for every method:
+//   - A task that does not exist: an error matching ErrNotFound, and nothing
+//     else happens.
+//   - The store cannot be reached (connection refused or lost, server
+//     restarting): an error matching ErrUnavailable. It must mean that nothing
+//     was committed, or that the outcome is unknown; never a false success.
+//   - A context that is done before the store commits: the context's error,
+//     and nothing is committed.
+//   - Every other error is a system fault, passed through to the caller.
+//
+// Stores never alias caller memory: maps are copied in and out, and the
+// *Task a method returns belongs to the caller.
+type Store interface {
+	// Create stores a new task built from t and returns it. The store
+	// assigns GUID (a UUID v4), SequenceID (the next one for t.AppGUID,
+	// starting at 1, unique and gap-free per app, assigned atomically),
+	// CreatedAt and UpdatedAt (equal), State (PENDING), Version (1) and an
+	// empty FailureReason. It keeps every other field of t as given.
+	Create(ctx context.Context, t *Task) (*Task, error)
+
+	// Get returns the task with the given GUID.
+	Get(ctx context.Context, guid string) (*Task, error)
+
+	// List returns the tasks that match q, one page of them, and how many
+	// match in all. q has been validated by the Service.
+	List(ctx context.Context, q ListQuery) (*Page, error)
+
+	// Transition applies one lifecycle step as ONE guarded operation: if and
+	// only if the task's current state is one of req.From, it sets State to
+	// req.To, FailureReason to req.FailureReason, UpdatedAt to the current
+	// time (never earlier than the previous UpdatedAt) and increments
+	// Version by one, all atomically with the check. It then returns the
+	// task as written and Applied=true.
+	//
+	// If the state is not one of req.From, the store writes nothing and
+	// returns the task as it currently is, with Applied=false. That task
+	// must be the state that defeated the guard, not an older read: if a
+	// concurrent writer won, return what it wrote.
+	Transition(ctx context.Context, req TransitionRequest) (TransitionResult, error)
+}
+
+// TransitionRequest is one guarded step for Store.Transition.
+type TransitionRequest struct {
+	GUID  string
+	Event Event
+	// From is the set of states the event may leave; never empty.
+	From []State
+	// To is the state to write.
+	To State
+	// FailureReason is written with the state: non-empty exactly when To is
+	// FAILED, already truncated to MaxFailureReasonBytes.
+	FailureReason string
+}
+
+// TransitionResult is what Store.Transition reports.
+type TransitionResult struct {
+	// Task is the task after the operation: as written when Applied, as it
+	// currently is otherwise.
+	Task *Task
+	// From is the state the write left; meaningful only when Applied.
+	From State
+	// Applied reports whether the guard held and the write happened.
+	Applied bool
+}
+
+// Errors a Store and the Service return. Match them with errors.Is.
+var (
+	// ErrNotFound: no task has the given GUID.
+	ErrNotFound = errors.New("tasklife: task not found")
+	// ErrInvalidTransition: the event is not allowed in the task's current
+	// state. The error is a *TransitionError carrying both.
+	ErrInvalidTransition = errors.New("tasklife: invalid transition")
+	// ErrInvalidInput: an argument was rejected before anything was
+	// written. The error is an *InputError naming the field.
+	ErrInvalidInput = errors.New("tasklife: invalid input")
+	// ErrUnavailable: the store could not be reached; nothing was
+	// committed, or the outcome is unknown.
+	ErrUnavailable = errors.New("tasklife: store unavailable")
+)
