@@ -1,0 +1,143 @@
+package storetest_test
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tasklife/tasklife"
+)
+
+// naiveStore is the simplest correct Store a host might write: one mutex and
+// a map. Its fault switches break it in the ways the suite must catch.
+type naiveStore struct {
+	mu    sync.Mutex
+	tasks map[string]*tasklife.Task
+	order map[string]int
+	seq   map[string]int64
+	fault string
+}
+
+const (
+	faultNone             = ""
+	faultFailedToCancel   = "failed-to-canceling"   // lets cancel leave FAILED
+	faultNoOpBumpsUpdated = "noop-bumps-updated-at" // writes updated_at when the guard fails
+	faultDuplicateSeq     = "duplicate-sequence-id" // check-then-act on the per-app counter
+)
+
+func newNaiveStore(fault string) *naiveStore {
+	return &naiveStore{tasks: map[string]*tasklife.Task{}, order: map[string]int{}, seq: map[string]int64{}, fault: fault}
+}
+
+func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	next := s.seq[t.AppGUID] + 1
+	if s.fault == faultDuplicateSeq {
+		// Read, let others run, then write: two creates can read the same value.
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+	}
+	s.seq[t.AppGUID] = next
+	defer s.mu.Unlock()
+	c := t.Clone()
+	c.GUID = uuid.NewString()
+	c.SequenceID = next
+	c.State = tasklife.StatePending
+	c.FailureReason = ""
+	c.Version = 1
+	c.CreatedAt = time.Now().UTC()
+	c.UpdatedAt = c.CreatedAt
+	s.tasks[c.GUID] = c
+	s.order[c.GUID] = len(s.order)
+	return c.Clone(), nil
+}
+
+func (s *naiveStore) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[guid]
+	if !ok {
+		return nil, tasklife.ErrNotFound
+	}
+	return t.Clone(), nil
+}
+
+func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	if err := ctx.Err(); err != nil {
+		return tasklife.TransitionResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[req.GUID]
+	if !ok {
+		return tasklife.TransitionResult{}, tasklife.ErrNotFound
+	}
+	from := req.From
+	if s.fault == faultFailedToCancel && req.Event == tasklife.EventCancel {
+		from = append(slices.Clone(from), tasklife.StateFailed)
+	}
+	if !slices.Contains(from, t.State) {
+		if s.fault == faultNoOpBumpsUpdated {
+			t.UpdatedAt = time.Now().UTC().Add(time.Millisecond)
+		}
+		return tasklife.TransitionResult{Task: t.Clone()}, nil
+	}
+	prev := t.State
+	t.State = req.To
+	t.FailureReason = req.FailureReason
+	if now := time.Now().UTC(); now.After(t.UpdatedAt) {
+		t.UpdatedAt = now
+	}
+	t.Version++
+	return tasklife.TransitionResult{Task: t.Clone(), From: prev, Applied: true}, nil
+}
+
+func (s *naiveStore) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []*tasklife.Task
+	for _, t := range s.tasks {
+		if (len(q.GUIDs) == 0 || slices.Contains(q.GUIDs, t.GUID)) &&
+			(len(q.Names) == 0 || slices.Contains(q.Names, t.Name)) &&
+			(len(q.States) == 0 || slices.Contains(q.States, t.State)) &&
+			(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, t.AppGUID)) &&
+			(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, t.SequenceID)) {
+			hits = append(hits, t)
+		}
+	}
+	slices.SortFunc(hits, func(a, b *tasklife.Task) int {
+		ka, kb := a.CreatedAt, b.CreatedAt
+		if q.OrderBy == tasklife.OrderByUpdatedAt {
+			ka, kb = a.UpdatedAt, b.UpdatedAt
+		}
+		c := ka.Compare(kb)
+		if c == 0 {
+			c = cmp.Compare(s.order[a.GUID], s.order[b.GUID])
+		}
+		if q.Descending {
+			c = -c
+		}
+		return c
+	})
+	page := &tasklife.Page{TotalResults: len(hits), Tasks: []*tasklife.Task{}}
+	for i, t := range hits {
+		if i/q.PerPage == q.Page-1 {
+			page.Tasks = append(page.Tasks, t.Clone())
+		}
+	}
+	return page, nil
+}

@@ -1,0 +1,62 @@
+package storetest_test
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/storetest"
+)
+
+// faultEnv tells a child test process which broken store to check.
+const faultEnv = "STORETEST_FAULT"
+
+// TestNaiveStorePasses shows the suite is not tied to memstore: a plain,
+// correct, host-written store passes it.
+func TestNaiveStorePasses(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(*testing.T) tasklife.Store { return newNaiveStore(faultNone) })
+}
+
+// TestBrokenStore runs the suite against the broken store named by
+// STORETEST_FAULT; it is a no-op unless TestSuiteCatchesBrokenStores starts
+// it in a child process, where it is expected to fail.
+func TestBrokenStore(t *testing.T) {
+	fault := os.Getenv(faultEnv)
+	if fault == "" {
+		t.Skip("run by TestSuiteCatchesBrokenStores in a child process")
+	}
+	storetest.Run(t, func(*testing.T) tasklife.Store { return newNaiveStore(fault) })
+}
+
+// TestSuiteCatchesBrokenStores runs the suite against each broken store in a
+// child process and checks that it fails, in the subtests that should notice.
+func TestSuiteCatchesBrokenStores(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		fault string
+		// caughtBy lists subtests that must each report the fault.
+		caughtBy []string
+	}{
+		{faultFailedToCancel, []string{"TransitionTable/cancel_on_FAILED", "StateMachine"}},
+		{faultNoOpBumpsUpdated, []string{"TransitionTable/start_on_RUNNING", "StateMachine"}},
+		{faultDuplicateSeq, []string{"ConcurrentCreateSequenceIDs"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.fault, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStore$", "-test.v")
+			cmd.Env = append(os.Environ(), faultEnv+"="+tc.fault)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the suite must fail against %s; output:\n%s", tc.fault, out)
+			for _, sub := range tc.caughtBy {
+				require.Contains(t, string(out), "--- FAIL: TestBrokenStore/"+sub+" ",
+					"%s must be caught by %s; output:\n%s", tc.fault, sub, out)
+			}
+		})
+	}
+}
