@@ -1,0 +1,83 @@
+// Package httpadapter serves a tasklife.Service as the Cloud Foundry v3
+// tasks API, so that a CF client (the cf CLI, go-cfclient) cannot tell it
+// from the Cloud Controller on these routes:
+//
+//	POST /v3/tasks/{guid}/actions/cancel   202, the task after the cancel
+//	PUT  /v3/tasks/{guid}/cancel           202, same (the cf CLI uses it)
+//	GET  /v3/tasks/{guid}                  200, the task
+//	GET  /v3/tasks                         200, paginated list
+//	GET  /v3/apps/{guid}/tasks             200, paginated list of one app's tasks
+//
+// Use it in three lines:
+//
+//	svc := tasklife.New(memstore.New())
+//	h := httpadapter.New(svc, httpadapter.BearerToken(token), httpadapter.WithBaseURL("https://api.example.com"))
+//	log.Fatal(http.ListenAndServe(":8080", h))
+//
+// # Authentication and authorization
+//
+// The host supplies an Authorizer: Authenticate says who is calling (or
+// returns ErrNoCredentials or ErrBadCredentials, Cloud Foundry's two 401s),
+// Authorize answers for each Permission. The checks run in Cloud
+// Controller's order: authenticate (401), the global PermWrite or PermRead
+// (403, before any lookup, so a refusal reveals nothing), load the task,
+// PermReadTask (404 "Task not found", so the task's existence stays hidden),
+// PermCancelTask (403), then the cancel itself (422 on a finished task).
+// PermReadSecrets decides whether "command" appears. A request refused at
+// any step changes nothing. BearerToken is one static token that may do
+// everything; InsecureAllowAll lets anyone do anything and is for demos and
+// tests. There is no default.
+//
+// # Mounting and host routes
+//
+// A Handler is the whole server handler, or mounted under a prefix:
+//
+//	mux.Handle("/cf/", http.StripPrefix("/cf", h)) // with WithBaseURL("https://example.com/cf")
+//
+// Every path under the mount that no route claims is answered 404
+// CF-NotFound 10000 "Unknown request", and a known path with the wrong
+// method 405 with an Allow header, both in the CF error envelope. A host
+// that serves routes of its own (task creation, say) registers them on the
+// Handler with Handle, so that they share this behaviour, and renders with
+// the same functions the adapter uses:
+//
+//	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		p, ok := h.Authenticate(w, r, true) // 401 / 403 written for you
+//		if !ok {
+//			return
+//		}
+//		t, err := svc.Create(r.Context(), tasklife.NewTask{AppGUID: r.PathValue("guid"), Command: cmd})
+//		if err != nil {
+//			h.WriteError(w, r, err) // the one mapping from Go errors to CF errors
+//			return
+//		}
+//		h.WriteTask(w, r, http.StatusAccepted, t, true)
+//	}))
+//
+// A host route answers its own CF errors by returning an *Error (see
+// UnprocessableEntity, MessageParseError) to WriteError. A panic in a hook
+// or a host route is recovered into 500 UnknownError and logged; the server
+// keeps serving.
+//
+// # Links
+//
+// Links are absolute. Set WithBaseURL in production. Without it links are
+// built from the request's own scheme and Host header (plus the prefix a
+// http.StripPrefix removed), which a client controls: fit for development
+// only. X-Forwarded-Proto and X-Forwarded-Host are ignored unless the host
+// opts in with WithTrustForwardedHeaders.
+//
+// # Lists
+//
+// GET /v3/tasks takes guids, names, states, app_guids (comma-separated),
+// page, per_page (1..5000, default 50) and order_by (created_at or
+// updated_at, "-" for descending); the per-app list takes sequence_ids
+// instead of app_guids. Anything else is 400 CF-BadQueryParameter 10005.
+// There is no app registry here: the per-app list of an unknown app is an
+// empty list unless the host supplies WithAppExists, which turns it into
+// 404 "App not found" as in Cloud Controller. An Authorizer that also
+// implements ListScoper can narrow list queries to what a principal may see.
+//
+// The OpenAPI 3 document for these routes is openapi.yaml in this
+// directory; the tests check every response they produce against it.
+package httpadapter

@@ -1,0 +1,275 @@
+package httpadapter
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tasklife/tasklife"
+)
+
+// Handler serves the Cloud Foundry v3 task routes. It is an http.Handler,
+// safe for concurrent use; create it with New.
+type Handler struct {
+	svc       *tasklife.Service
+	auth      Authorizer
+	presenter Presenter
+	logger    *slog.Logger
+	appExists func(ctx context.Context, p Principal, appGUID string) (bool, error)
+	mux       *http.ServeMux
+
+	mu      sync.Mutex
+	methods []string // every method a registered pattern names, for Allow
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithBaseURL sets the absolute URL clients reach the API at, e.g.
+// "https://api.example.com", or "https://example.com/cf" when the Handler is
+// mounted under /cf. Links in responses start with it. Without it links are
+// built from each request's Host, which a client controls: fit for
+// development only.
+func WithBaseURL(base string) Option {
+	return func(h *Handler) { h.presenter.BaseURL = base }
+}
+
+// WithTrustForwardedHeaders makes a Handler without a base URL build links
+// from X-Forwarded-Proto and X-Forwarded-Host. Use it only behind a proxy
+// that sets or strips them on every request.
+func WithTrustForwardedHeaders() Option {
+	return func(h *Handler) { h.presenter.TrustForwardedHeaders = true }
+}
+
+// WithLogger sets where the Handler logs unknown errors and recovered
+// panics. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handler) { h.logger = l }
+}
+
+// WithAppExists gives the per-app list a way to tell an app that does not
+// exist (or that p may not see), answered 404 "App not found" as Cloud
+// Controller does, from an app without tasks. Without it the adapter knows
+// no apps, and every app guid lists its tasks, possibly none.
+func WithAppExists(exists func(ctx context.Context, p Principal, appGUID string) (bool, error)) Option {
+	return func(h *Handler) { h.appExists = exists }
+}
+
+// New returns a Handler serving svc's tasks, asking auth who may do what.
+// It panics if svc or auth is nil: there is no default authorizer, so that
+// no host gets an open server by accident (InsecureAllowAll is one on
+// purpose).
+func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
+	if svc == nil {
+		panic("httpadapter: New needs a *tasklife.Service")
+	}
+	if auth == nil {
+		panic("httpadapter: New needs an Authorizer; BearerToken or, for demos, InsecureAllowAll")
+	}
+	h := &Handler{svc: svc, auth: auth, logger: slog.Default(), mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(h)
+	}
+	h.handleFunc("POST /v3/tasks/{guid}/actions/cancel", h.cancel)
+	h.handleFunc("PUT /v3/tasks/{guid}/cancel", h.cancel)
+	h.handleFunc("GET /v3/tasks/{guid}", h.get)
+	h.handleFunc("GET /v3/tasks", h.list)
+	h.handleFunc("GET /v3/apps/{guid}/tasks", h.listForApp)
+	// Everything no pattern claims lands here, so that unknown paths and
+	// wrong methods get the CF envelope instead of ServeMux's plain text.
+	h.mux.HandleFunc("/", h.unrouted)
+	return h
+}
+
+func (h *Handler) handleFunc(pattern string, f http.HandlerFunc) { h.Handle(pattern, f) }
+
+// Handle registers a host route on the Handler's own mux, next to the task
+// routes, with the same pattern syntax as http.ServeMux. It lets a host add
+// routes (task creation, say) and still have every unknown path answered
+// with the CF envelope and wrong methods with 405 and Allow. Register
+// before serving. A pattern must not claim what the adapter answers: use
+// "GET /{$}" for a root document, since "GET /" would swallow every unknown
+// GET. Handle panics on a conflicting pattern, as ServeMux does.
+func (h *Handler) Handle(pattern string, handler http.Handler) {
+	h.mux.Handle(pattern, handler)
+	method, _, ok := strings.Cut(pattern, " ")
+	if !ok || method == "" || strings.Contains(method, "/") {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Contains(h.methods, method) {
+		h.methods = append(h.methods, method)
+	}
+}
+
+// ServeHTTP answers r. Panics in host hooks and host routes are recovered
+// into a 500 UnknownError and logged.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer h.recoverPanic(w, r)
+	// ServeMux would redirect an unclean path to its clean form; under a
+	// StripPrefix the redirect loses the prefix, and CC answers 404 anyway.
+	if !isCleanPath(r.URL.Path) {
+		h.WriteError(w, r, errUnknownRequest)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	h.logger.ErrorContext(r.Context(), "httpadapter: panic serving request",
+		"method", r.Method, "path", r.URL.Path, "panic", v)
+	writeErrorBody(w, errUnknown)
+}
+
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	return c == p || (strings.HasSuffix(p, "/") && len(p) == len(c)+1 && strings.HasPrefix(p, c))
+}
+
+// unrouted answers a path no pattern matches for r's method: 405 with Allow
+// if another method matches it, 404 CF-NotFound otherwise.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	if allow := h.allowedMethods(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.WriteError(w, r, errMethodNotAllowed)
+		return
+	}
+	h.WriteError(w, r, errUnknownRequest)
+}
+
+// allowedMethods asks the mux which registered methods would route r's path
+// somewhere other than the catch-all.
+func (h *Handler) allowedMethods(r *http.Request) []string {
+	h.mu.Lock()
+	methods := slices.Clone(h.methods)
+	h.mu.Unlock()
+	var allow []string
+	probe := *r
+	for _, m := range methods {
+		probe.Method = m
+		if _, pattern := h.mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
+		allow = append(allow, http.MethodHead) // ServeMux routes HEAD to GET patterns
+	}
+	slices.Sort(allow)
+	return allow
+}
+
+// WriteError is the package's WriteError, logging to the Handler's logger.
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, err, h.logger)
+}
+
+// WriteTask is the package's WriteTask with the Handler's base URL.
+func (h *Handler) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
+	h.presenter.WriteTask(w, r, status, t, showCommand)
+}
+
+// Presenter returns a copy of the presenter the Handler renders tasks with.
+func (h *Handler) Presenter() Presenter { return h.presenter }
+
+// Authenticate runs the checks every route starts with: authenticate the
+// caller (401), then ask for the global PermWrite if write, else PermRead
+// (403). On a refusal it writes the error and returns false; the host route
+// returns at once.
+func (h *Handler) Authenticate(w http.ResponseWriter, r *http.Request, write bool) (Principal, bool) {
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return nil, false
+	}
+	perm := PermRead
+	if write {
+		perm = PermWrite
+	}
+	if !h.authorize(w, r, p, perm, nil, errNotAuthorized) {
+		return nil, false
+	}
+	return p, true
+}
+
+// Authorize asks the Authorizer whether p holds perm on t (nil for the
+// global permissions). On a refusal it writes the error and returns false:
+// 404 "Task not found" for PermReadTask, which hides the task, and 403 for
+// every other permission.
+func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
+	refusal := errNotAuthorized
+	if perm == PermReadTask {
+		refusal = errTaskNotFound
+	}
+	return h.authorize(w, r, p, perm, t, refusal)
+}
+
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task, refusal *Error) bool {
+	ok, err := h.auth.Authorize(r.Context(), p, perm, t)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return false
+	}
+	if !ok {
+		h.WriteError(w, r, refusal)
+	}
+	return ok
+}
+
+// cancel serves both cancel routes, in Cloud Controller's order of checks.
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.Authenticate(w, r, true)
+	if !ok {
+		return
+	}
+	ctx, guid := r.Context(), r.PathValue("guid")
+	t, err := h.svc.Get(ctx, guid)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	if !h.Authorize(w, r, p, PermReadTask, t) || !h.Authorize(w, r, p, PermCancelTask, t) {
+		return
+	}
+	t, err = h.svc.Cancel(ctx, guid)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	h.presenter.WriteTask(w, r, http.StatusAccepted, t, true)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.Authenticate(w, r, false)
+	if !ok {
+		return
+	}
+	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	if !h.Authorize(w, r, p, PermReadTask, t) {
+		return
+	}
+	secrets, err := h.auth.Authorize(r.Context(), p, PermReadSecrets, t)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	h.presenter.WriteTask(w, r, http.StatusOK, t, secrets)
+}

@@ -1,0 +1,279 @@
+package httpadapter
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tasklife/tasklife"
+)
+
+// Presenter renders tasks as Cloud Controller does. Its zero value builds
+// links from each request's own scheme and Host, which suits development
+// only: a client chooses the Host header. A server set BaseURL.
+type Presenter struct {
+	// BaseURL is the absolute URL the API is reached at from outside, e.g.
+	// "https://api.example.com" or "https://example.com/cf" when mounted
+	// under a prefix. A trailing slash is ignored.
+	BaseURL string
+	// TrustForwardedHeaders makes a Presenter without BaseURL take the
+	// scheme and host from X-Forwarded-Proto and X-Forwarded-Host. Set it
+	// only behind a proxy that always sets or strips them.
+	TrustForwardedHeaders bool
+}
+
+// WriteTask answers r with status and t in Cloud Controller's JSON, keys in
+// CC's order, links built from the request (see Presenter). showCommand
+// decides whether the "command" key appears at all. Handler.WriteTask is the
+// same with the Handler's base URL.
+func WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
+	(&Presenter{}).WriteTask(w, r, status, t, showCommand)
+}
+
+// WriteTask answers r with status and t in Cloud Controller's JSON;
+// showCommand decides whether the "command" key appears at all.
+func (p *Presenter) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
+	buf := getBuf()
+	b := p.AppendTask(*buf, p.Base(r), t, showCommand)
+	writeJSON(w, status, b)
+	*buf = b
+	putBuf(buf)
+}
+
+// Base returns the absolute URL that links for r start with: BaseURL when
+// set, otherwise scheme and host of r (or, if trusted, of its forwarding
+// headers) followed by the prefix a http.StripPrefix removed from r's path.
+func (p *Presenter) Base(r *http.Request) string {
+	if p.BaseURL != "" {
+		return strings.TrimSuffix(p.BaseURL, "/")
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p.TrustForwardedHeaders {
+		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v == "http" || v == "https" {
+			scheme = v
+		}
+		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+			host = v
+		}
+	}
+	return scheme + "://" + host + mountPrefix(r)
+}
+
+// firstValue is the first entry of a comma-separated header: the one the
+// proxy nearest the client wrote.
+func firstValue(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v)
+}
+
+// mountPrefix recovers the prefix a http.StripPrefix removed: the request
+// line still has it, r.URL no longer does.
+func mountPrefix(r *http.Request) string {
+	uri, _, _ := strings.Cut(r.RequestURI, "?")
+	if uri == "" || uri[0] != '/' {
+		return ""
+	}
+	p := r.URL.EscapedPath()
+	if len(uri) > len(p) && strings.HasSuffix(uri, p) {
+		return uri[:len(uri)-len(p)]
+	}
+	return ""
+}
+
+// AppendTask appends t's JSON to dst, with links under base (as returned by
+// Base), and returns the extended slice. A host encoding tasks into a larger
+// document of its own uses it.
+func (p *Presenter) AppendTask(dst []byte, base string, t *tasklife.Task, showCommand bool) []byte {
+	b := append(dst, `{"guid":`...)
+	b = appendString(b, t.GUID)
+	b = append(b, `,"created_at":"`...)
+	b = appendTime(b, t.CreatedAt)
+	b = append(b, `","updated_at":"`...)
+	b = appendTime(b, t.UpdatedAt)
+	b = append(b, `","sequence_id":`...)
+	b = strconv.AppendInt(b, t.SequenceID, 10)
+	b = append(b, `,"name":`...)
+	b = appendString(b, t.Name)
+	if showCommand {
+		b = append(b, `,"command":`...)
+		b = appendString(b, t.Command)
+	}
+	b = append(b, `,"user":`...)
+	b = appendNullableString(b, t.User, t.User != "")
+	b = append(b, `,"state":`...)
+	b = appendString(b, string(t.State))
+	b = append(b, `,"memory_in_mb":`...)
+	b = strconv.AppendInt(b, t.MemoryInMB, 10)
+	b = append(b, `,"disk_in_mb":`...)
+	if t.DiskInMB == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *t.DiskInMB, 10)
+	}
+	b = append(b, `,"log_rate_limit_in_bytes_per_second":`...)
+	b = strconv.AppendInt(b, t.LogRateLimitInBytesPerSecond, 10)
+	b = append(b, `,"result":{"failure_reason":`...)
+	b = appendNullableString(b, t.FailureReason, t.State == tasklife.StateFailed)
+	b = append(b, `},"droplet_guid":`...)
+	b = appendString(b, t.DropletGUID)
+	b = append(b, `,"relationships":{"app":{"data":{"guid":`...)
+	b = appendString(b, t.AppGUID)
+	b = append(b, `}}},"metadata":{"labels":`...)
+	b = appendMap(b, t.Labels)
+	b = append(b, `,"annotations":`...)
+	b = appendMap(b, t.Annotations)
+	b = append(b, `},"links":{"self":{"href":`...)
+	b = appendLink(b, base, "/v3/tasks/", t.GUID, "")
+	b = append(b, `},"app":{"href":`...)
+	b = appendLink(b, base, "/v3/apps/", t.AppGUID, "")
+	b = append(b, `},"cancel":{"href":`...)
+	b = appendLink(b, base, "/v3/tasks/", t.GUID, "/actions/cancel")
+	b = append(b, `,"method":"POST"}`...)
+	// A task without a droplet has nothing to link to; Cloud Controller
+	// never has such a task.
+	if t.DropletGUID != "" {
+		b = append(b, `,"droplet":{"href":`...)
+		b = appendLink(b, base, "/v3/droplets/", t.DropletGUID, "")
+		b = append(b, '}')
+	}
+	return append(b, "}}"...)
+}
+
+// timeLayout is Cloud Controller's timestamp: UTC, whole seconds, "Z".
+const timeLayout = "2006-01-02T15:04:05Z"
+
+func appendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, timeLayout) }
+
+// appendLink appends the JSON string base+path+escaped(id)+suffix.
+func appendLink(b []byte, base, path, id, suffix string) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, base)
+	b = append(b, path...)
+	b = appendEscaped(b, url.PathEscape(id))
+	b = append(b, suffix...)
+	return append(b, '"')
+}
+
+func appendNullableString(b []byte, s string, present bool) []byte {
+	if !present {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+// appendMap appends m as a JSON object with sorted keys; nil is {}.
+func appendMap(b []byte, m map[string]string) []byte {
+	if len(m) == 0 {
+		return append(b, "{}"...)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends s as the inside of a JSON string. Like
+// encoding/json, it replaces invalid UTF-8 with U+FFFD and escapes U+2028
+// and U+2029, which some JavaScript parsers take for line ends.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}
+
+// contentTypeJSON is shared by every response; net/http only reads it.
+var contentTypeJSON = []string{"application/json"}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing left to tell it
+}
+
+// bufPool recycles response buffers; a task is about 1 KiB of JSON.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2048)
+	return &b
+}}
+
+// maxPooledBuf keeps one huge list from pinning its buffer forever.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
