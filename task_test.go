@@ -1,0 +1,100 @@
+package tasklife_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
+)
+
+func TestTransitionErrorMessages(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		ev    tasklife.Event
+		state tasklife.State
+		want  string
+	}{
+		{tasklife.EventCancel, tasklife.StateSucceeded, "Task state is SUCCEEDED and therefore cannot be canceled"},
+		{tasklife.EventCancel, tasklife.StateFailed, "Task state is FAILED and therefore cannot be canceled"},
+		{tasklife.EventStart, tasklife.StateCanceling, "Task state is CANCELING and therefore cannot be started"},
+		{tasklife.EventSucceed, tasklife.StatePending, "Task state is PENDING and therefore cannot be succeeded"},
+		{tasklife.EventCanceled, tasklife.StateRunning, "Task state is RUNNING and therefore cannot be marked as canceled"},
+	}
+	for _, tc := range cases {
+		err := error(&tasklife.TransitionError{GUID: "g", Event: tc.ev, State: tc.state})
+		require.EqualError(t, err, tc.want)
+		require.ErrorIs(t, err, tasklife.ErrInvalidTransition)
+		require.NotErrorIs(t, err, tasklife.ErrNotFound)
+	}
+}
+
+func TestTruncateFailureReason(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "short", tasklife.TruncateFailureReason("short"))
+	got := tasklife.TruncateFailureReason(strings.Repeat("a", 1022) + "日本")
+	require.Equal(t, strings.Repeat("a", 1022), got, "a 3-byte rune straddling the limit is dropped whole")
+}
+
+func TestApplyRejectsUnknownEvent(t *testing.T) {
+	t.Parallel()
+	svc := tasklife.New(memstore.New())
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+	_, err = svc.Apply(context.Background(), task.GUID, "explode", "")
+	var ie *tasklife.InputError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, "event", ie.Field)
+}
+
+// staleStore reports a state that allows the write but refuses it, as a
+// store with a stale read would; the Service must not loop forever.
+type staleStore struct {
+	tasklife.Store
+	calls int
+}
+
+func (s *staleStore) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	s.calls++
+	return tasklife.TransitionResult{Task: &tasklife.Task{GUID: req.GUID, State: req.From[0]}}, nil
+}
+
+func TestServiceBoundsRetriesOnStaleStore(t *testing.T) {
+	t.Parallel()
+	s := &staleStore{Store: memstore.New()}
+	_, err := tasklife.New(s).Cancel(context.Background(), "g")
+	require.Error(t, err)
+	require.False(t, errors.Is(err, tasklife.ErrInvalidTransition))
+	require.Equal(t, 3, s.calls)
+}
+
+func TestObserveWhileRunning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := tasklife.New(memstore.New())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+			if err == nil {
+				_, _ = svc.Start(ctx, task.GUID)
+			}
+		}
+	}()
+	var seen int
+	for range 10 {
+		svc.Observe(func(context.Context, tasklife.Change) { seen++ })
+	}
+	<-done
+	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+	before := seen
+	_, err = svc.Start(ctx, task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, before+10, seen, "every registered observer runs once per write")
+}
