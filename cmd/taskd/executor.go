@@ -1,0 +1,454 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tasklife/tasklife"
+)
+
+// errShuttingDown refuses new tasks once shutdown has begun.
+var errShuttingDown = fmt.Errorf("%w: taskd is shutting down", tasklife.ErrUnavailable)
+
+// gateScript holds the task's shell until taskd has recorded it as RUNNING:
+// a task cancelled while it was being started is killed before its command
+// ever runs. The command itself runs as `/bin/sh -c "$1"` in the same
+// process (exec), so $$ in the command is the process group id.
+const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
+
+// outputDrain bounds how long a finished task's output is still read: after
+// the group is killed only a process that left the group can hold the pipes.
+const outputDrain = 250 * time.Millisecond
+
+// maxLogLine is the longest piece of output logged as one line; longer lines
+// are logged in pieces.
+const maxLogLine = 16 << 10
+
+// executor runs each task's command with /bin/sh -c in a process group of
+// its own and drives the task through its lifecycle. It learns of cancels
+// through the Service's observer hook, as any host's executor would.
+type executor struct {
+	svc        *tasklife.Service
+	log        *slog.Logger
+	grace      time.Duration
+	maxRunning int
+
+	// createMu makes create-and-enqueue one step, so the queue is in
+	// creation order.
+	createMu sync.Mutex
+
+	mu     sync.Mutex
+	queue  []*tasklife.Task // PENDING and not yet dispatched, oldest first
+	runs   map[string]*run  // dispatched and not yet finished, by guid
+	closed bool
+	active int           // goroutines started by goLocked and not yet done
+	idle   chan struct{} // when set, closed as active drops to zero
+}
+
+// run is one dispatched task.
+type run struct {
+	task   *tasklife.Task
+	cancel chan struct{} // closed when the task must stop
+	once   sync.Once
+	mu     sync.Mutex
+	proc   *process // nil until the process has started
+}
+
+// stop asks the run to stop; it never blocks, so observers may call it.
+func (r *run) stop() { r.once.Do(func() { close(r.cancel) }) }
+
+// kill kills the run's process group, if it has one.
+func (r *run) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		r.proc.signal(syscall.SIGKILL)
+	}
+}
+
+// newExecutor returns an executor for svc and registers its observer.
+func newExecutor(svc *tasklife.Service, log *slog.Logger, grace time.Duration, maxRunning int) *executor {
+	e := &executor{
+		svc:        svc,
+		log:        log,
+		grace:      grace,
+		maxRunning: max(maxRunning, 1),
+		runs:       make(map[string]*run),
+	}
+	svc.Observe(e.observe)
+	return e
+}
+
+// Create stores a new task and queues it to run. Tasks run in the order
+// they were created, at most maxRunning at a time.
+func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.Task, error) {
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	if e.isClosed() {
+		return nil, errShuttingDown
+	}
+	t, err := e.svc.Create(ctx, nt)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queue = append(e.queue, t.Clone())
+	e.dispatchLocked()
+	return t, nil
+}
+
+func (e *executor) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// observe is the Service observer. It runs in the goroutine that committed
+// the change, so it only hands work on.
+func (e *executor) observe(_ context.Context, c tasklife.Change) {
+	if c.To != tasklife.StateCanceling {
+		return
+	}
+	guid := c.Task.GUID
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runs[guid]; r != nil {
+		r.stop()
+		return
+	}
+	i := slices.IndexFunc(e.queue, func(t *tasklife.Task) bool { return t.GUID == guid })
+	if i < 0 {
+		// Not ours yet (its create has not been queued) or already done:
+		// the dispatcher's Start will find it CANCELING.
+		return
+	}
+	e.queue = slices.Delete(e.queue, i, i+1)
+	e.goLocked(func() {
+		// It never started, so there is nothing to stop.
+		e.report(guid, tasklife.EventCanceled, "")
+	})
+}
+
+// goLocked runs f in a goroutine that Shutdown waits for.
+func (e *executor) goLocked(f func()) {
+	e.active++
+	go func() {
+		defer func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.active--
+			if e.active == 0 && e.idle != nil {
+				close(e.idle)
+				e.idle = nil
+			}
+		}()
+		f()
+	}()
+}
+
+// dispatchLocked starts queued tasks while there are free slots.
+func (e *executor) dispatchLocked() {
+	for !e.closed && len(e.runs) < e.maxRunning && len(e.queue) > 0 {
+		t := e.queue[0]
+		e.queue = slices.Delete(e.queue, 0, 1)
+		r := &run{task: t, cancel: make(chan struct{})}
+		e.runs[t.GUID] = r
+		e.goLocked(func() { e.run(r) })
+	}
+}
+
+// run takes one task from PENDING to a terminal state and frees its slot.
+func (e *executor) run(r *run) {
+	defer func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.runs, r.task.GUID)
+		e.dispatchLocked()
+	}()
+	ev, reason := e.execute(r)
+	if ev != "" {
+		e.report(r.task.GUID, ev, reason)
+	}
+}
+
+// execute runs the task's process and returns the event that ends the task
+// ("" when there is nothing left to report).
+func (e *executor) execute(r *run) (tasklife.Event, string) {
+	t := r.task
+	log := e.log.With("task_guid", t.GUID, "task_name", t.Name)
+	p, err := startProcess(t.Command, log)
+	if err != nil {
+		log.Error("task could not be started", "error", err)
+		return tasklife.EventFail, tasklife.ReasonCannotBeStarted
+	}
+	r.mu.Lock()
+	r.proc = p
+	r.mu.Unlock()
+
+	if _, err := e.svc.Start(context.Background(), t.GUID); err != nil {
+		// The gate is still shut: the command has not run, and never will.
+		p.finish()
+		var te *tasklife.TransitionError
+		switch {
+		case errors.As(err, &te) && te.State == tasklife.StateCanceling:
+			return tasklife.EventCanceled, ""
+		case errors.As(err, &te):
+			return "", "" // Someone else already ended it.
+		}
+		log.Error("task could not be marked as running", "error", err)
+		return tasklife.EventFail, tasklife.ReasonCannotBeStarted
+	}
+	p.open()
+	log.Info("task started", "pid", p.cmd.Process.Pid)
+
+	signaled := false
+	select {
+	case <-p.exited:
+	case <-r.cancel:
+		signaled = true
+		log.Info("task canceling: sending SIGTERM to its process group", "grace", e.grace)
+		p.signal(syscall.SIGTERM)
+		timer := time.NewTimer(e.grace)
+		select {
+		case <-p.exited:
+			timer.Stop()
+		case <-timer.C:
+			log.Warn("task ignored SIGTERM: sending SIGKILL to its process group")
+			p.signal(syscall.SIGKILL)
+			<-p.exited
+		}
+	}
+	ws := p.finish()
+	ev, reason := outcome(ws, signaled)
+	log.Info("task finished", "exit", ws.ExitStatus(), "signal", signalName(ws), "event", string(ev))
+	return ev, reason
+}
+
+// outcome maps how the process ended to the event that ends its task.
+// A process that exits 0 succeeded even if a cancel arrived meanwhile; any
+// other end after taskd signalled the group is the cancel taking effect.
+func outcome(ws syscall.WaitStatus, signaled bool) (tasklife.Event, string) {
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return tasklife.EventSucceed, ""
+	case signaled:
+		return tasklife.EventCanceled, ""
+	case ws.Signaled():
+		// A shell reports death by signal N as status 128+N; so does Diego.
+		return tasklife.EventFail, tasklife.ExitedWithStatus(128 + int(ws.Signal()))
+	default:
+		return tasklife.EventFail, tasklife.ExitedWithStatus(ws.ExitStatus())
+	}
+}
+
+func signalName(ws syscall.WaitStatus) string {
+	if !ws.Signaled() {
+		return ""
+	}
+	return ws.Signal().String()
+}
+
+// report applies the event that ends a task. The change is logged, never
+// lost silently: a task left unfinished here stays visible as such.
+func (e *executor) report(guid string, ev tasklife.Event, reason string) {
+	t, err := e.svc.Apply(context.Background(), guid, ev, reason)
+	if err != nil {
+		e.log.Error("task outcome could not be recorded", "task_guid", guid, "event", string(ev), "error", err)
+		return
+	}
+	e.log.Info("task ended", "task_guid", guid, "task_name", t.Name, "state", string(t.State), "failure_reason", t.FailureReason)
+}
+
+// Shutdown refuses new tasks, cancels every queued and running task through
+// the Service (so each ends FAILED "task was cancelled", or SUCCEEDED if it
+// finished first) and waits for them. When ctx ends first it kills what is
+// left and returns ctx's error.
+func (e *executor) Shutdown(ctx context.Context) error {
+	e.createMu.Lock()
+	e.mu.Lock()
+	e.closed = true
+	var guids []string
+	for _, t := range e.queue {
+		guids = append(guids, t.GUID)
+	}
+	for guid := range e.runs {
+		guids = append(guids, guid)
+	}
+	e.mu.Unlock()
+	e.createMu.Unlock()
+
+	for _, guid := range guids {
+		// The observer does the rest. A task that ended meanwhile refuses
+		// the cancel, which is fine.
+		if _, err := e.svc.Cancel(ctx, guid); err != nil && !errors.Is(err, tasklife.ErrInvalidTransition) {
+			e.log.Error("task could not be canceled", "task_guid", guid, "error", err)
+		}
+	}
+	e.mu.Lock()
+	if e.active == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	idle := make(chan struct{})
+	e.idle = idle
+	e.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	for _, r := range e.runs {
+		r.kill()
+	}
+	e.mu.Unlock()
+	return ctx.Err()
+}
+
+// process is a started task command.
+type process struct {
+	mu     sync.Mutex
+	reaped bool // the group id may belong to someone else from now on
+	cmd    *exec.Cmd
+	gate   *os.File      // write end; a line on it lets the command run
+	exited chan struct{} // closed once the group leader has exited
+	output sync.WaitGroup
+	pipes  []*os.File // read ends of stdout and stderr
+}
+
+// startProcess starts command in a new process group, held at the gate.
+// Each line it writes is logged with log.
+func startProcess(command string, log *slog.Logger) (*process, error) {
+	var (
+		parent []*os.File // ours: closed on failure
+		child  []*os.File // the child's: always closed here once started
+	)
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			_ = f.Close()
+		}
+	}
+	defer func() { closeAll(child) }()
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	parent, child = append(parent, gateW), append(child, gateR)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	parent, child = append(parent, outR), append(child, outW)
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	parent, child = append(parent, errR), append(child, errW)
+
+	cmd := exec.Command("/bin/sh", "-c", gateScript, "taskd-task", command)
+	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.ExtraFiles = []*os.File{gateR}
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Env = taskEnv()
+	if err := cmd.Start(); err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	p := &process{cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
+	p.output.Go(func() { logLines(outR, log, "stdout") })
+	p.output.Go(func() { logLines(errR, log, "stderr") })
+	go func() {
+		awaitLeader(cmd)
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// taskEnv is taskd's environment without its bearer token.
+func taskEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, tokenEnv+"=")
+	})
+}
+
+// signal sends sig to the whole process group, unless it is gone.
+func (p *process) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig) // ESRCH: nothing left.
+	}
+}
+
+// open lets the held command run.
+func (p *process) open() {
+	_, _ = p.gate.WriteString("go\n")
+	_ = p.gate.Close()
+}
+
+// finish kills what is left of the process group (all of it, at once, when
+// the leader has not exited yet), reaps the leader and collects the rest of
+// its output.
+func (p *process) finish() syscall.WaitStatus {
+	_ = p.gate.Close()
+	select {
+	case <-p.exited:
+	default:
+		p.signal(syscall.SIGKILL)
+		<-p.exited
+	}
+	// The leader is exited but not reaped, so the group id is still ours.
+	p.signal(syscall.SIGKILL)
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Wait()
+	}
+	drained := make(chan struct{})
+	go func() {
+		p.output.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(outputDrain):
+		// A process that left the group still holds a pipe: stop reading.
+		for _, f := range p.pipes {
+			_ = f.Close()
+		}
+		<-drained
+	}
+	for _, f := range p.pipes {
+		_ = f.Close()
+	}
+	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+}
+
+// logLines logs each line read from r until it ends.
+func logLines(r io.Reader, log *slog.Logger, stream string) {
+	br := bufio.NewReaderSize(r, maxLogLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			log.Info("task output", "stream", stream, "line", strings.TrimRight(string(line), "\r\n"))
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}

@@ -1,0 +1,19 @@
+//go:build unix && !linux
+
+package main
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// sysProcAttr puts the task in a process group of its own, so one signal
+// reaches everything it started.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// awaitLeader returns once the group leader has exited. Without Linux's
+// waitid(WNOWAIT) it has to reap the leader, which leaves a short window in
+// which the group id could be reused before the group is killed.
+func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
