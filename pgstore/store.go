@@ -1,0 +1,417 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasklife/tasklife"
+)
+
+// DefaultSchema is the schema a Store lives in unless WithSchema says
+// otherwise. The library owns it: it holds only tasklife's tables.
+const DefaultSchema = "tasklife"
+
+// maxSchemaLen keeps the notification channel, "tasklife." + schema, within
+// PostgreSQL's 63-byte identifier limit.
+const maxSchemaLen = 63 - len(channelPrefix)
+
+const channelPrefix = "tasklife."
+
+// querier is what the store's statements run on: the pool, or a host's
+// transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Store is a tasklife.Store in PostgreSQL. It is safe for concurrent use.
+// Every operation but List is one SQL statement, sent in one round trip.
+type Store struct {
+	ops
+	pool   *pgxpool.Pool
+	schema string
+}
+
+// ops are the tasklife.Store methods, on the pool or on a host's
+// transaction.
+type ops struct {
+	db  querier
+	sql *statements
+	// applied, when set, is told of every applied transition.
+	applied func(tasklife.Change)
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithSchema makes the store keep its tables in schema instead of
+// DefaultSchema. The name is used as is (case matters) and may be at most
+// 54 bytes long.
+func WithSchema(schema string) Option {
+	return func(s *Store) { s.schema = schema }
+}
+
+// New returns a Store on the host's pool. Call Migrate (or apply the
+// Migrations with your own tool) before using it.
+func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	s := &Store{pool: pool, schema: DefaultSchema}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.schema == "" || len(s.schema) > maxSchemaLen || strings.IndexByte(s.schema, 0) >= 0 {
+		return nil, fmt.Errorf("pgstore: schema name %q must be 1 to %d bytes without NUL", s.schema, maxSchemaLen)
+	}
+	s.ops = ops{db: pool, sql: newStatements(s.schema)}
+	return s, nil
+}
+
+var _ tasklife.Store = (*Store)(nil)
+
+// Schema returns the schema the store lives in.
+func (s *Store) Schema() string { return s.schema }
+
+// Channel returns the notification channel every committed transition is
+// published on (see Listen).
+func (s *Store) Channel() string { return channelPrefix + s.schema }
+
+// WithTx returns a Store whose operations run in tx, the host's own
+// transaction, so that a task is created or canceled atomically with the
+// host's other writes (like river's JobCancelTx).
+//
+// The tasklife.Service calls its observers as soon as Store.Transition
+// returns, which for a TxStore is before the host commits. So: build the
+// Service for the transaction without observers, and after tx.Commit
+// succeeds, hand TxStore.Changes to your observers; after a rollback, drop
+// them. Notifications (see Listen) need nothing from the host: PostgreSQL
+// delivers them at commit and discards them on rollback.
+//
+//	tx, err := pool.Begin(ctx)
+//	txStore := store.WithTx(tx)
+//	task, err := tasklife.New(txStore).Cancel(ctx, guid)
+//	// ... the host's own writes in tx ...
+//	err = tx.Commit(ctx)
+//	for _, c := range txStore.Changes() { observer(ctx, c) }
+//
+// Inside the transaction, a transition keeps its task's row locked, and a
+// create keeps its app's sequence counter locked (other creates for that app
+// wait), until the transaction ends.
+func (s *Store) WithTx(tx pgx.Tx) *TxStore {
+	ts := &TxStore{}
+	ts.ops = ops{db: tx, sql: s.sql, applied: ts.record}
+	return ts
+}
+
+// TxStore is a tasklife.Store bound to a host's transaction; see
+// Store.WithTx. Like the pgx.Tx it runs on, it is for one goroutine at a
+// time.
+type TxStore struct {
+	ops
+	mu      sync.Mutex
+	changes []tasklife.Change
+}
+
+var _ tasklife.Store = (*TxStore)(nil)
+
+func (s *TxStore) record(c tasklife.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes = append(s.changes, c)
+}
+
+// Changes returns the transitions applied in the transaction so far, in
+// order, as observers would have seen them. They are committed only once the
+// host's transaction commits.
+func (s *TxStore) Changes() []tasklife.Change {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]tasklife.Change, len(s.changes))
+	for i, c := range s.changes {
+		c.Task = c.Task.Clone()
+		out[i] = c
+	}
+	return out
+}
+
+// statements holds the store's SQL with the schema filled in.
+type statements struct {
+	create, get, transition, canceling string
+	tasks                              string // the qualified table name, for List
+	schema                             string
+}
+
+// columns are a task's columns in the order scanTask reads them.
+const columns = `guid, app_guid, sequence_id, name, command, user_name, state,
+	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
+	failure_reason, labels, annotations, created_at, updated_at, version`
+
+func prefixed(alias string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func newStatements(schema string) *statements {
+	tasks := pgx.Identifier{schema, "tasks"}.Sanitize()
+	seqs := pgx.Identifier{schema, "app_sequences"}.Sanitize()
+	channel := quoteLiteral(channelPrefix + schema)
+	return &statements{
+		schema: schema,
+		tasks:  tasks,
+		// The upsert on the app's counter row assigns the sequence id and
+		// holds that row locked until commit, so creates for one app take
+		// turns and ids are gap-free. The timestamp is read after the lock
+		// (MATERIALIZED keeps it one value for both columns), so created_at
+		// follows sequence order within an app.
+		create: `WITH seq AS (
+	INSERT INTO ` + seqs + ` AS a (app_guid, last_sequence_id) VALUES ($1, 1)
+	ON CONFLICT (app_guid) DO UPDATE SET last_sequence_id = a.last_sequence_id + 1
+	RETURNING last_sequence_id
+), stamp AS MATERIALIZED (
+	SELECT last_sequence_id, clock_timestamp() AS now FROM seq
+)
+INSERT INTO ` + tasks + ` (guid, app_guid, sequence_id, name, command, user_name, state,
+	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
+	failure_reason, labels, annotations, created_at, updated_at, version)
+SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, 'PENDING',
+	$5, $6, $7, $8, NULL, $9, $10, stamp.now, stamp.now, 1
+FROM stamp
+RETURNING ` + columns,
+
+		get: `SELECT ` + columns + ` FROM ` + tasks + ` WHERE guid = $1`,
+
+		// cur locks the row and, under READ COMMITTED, reads its latest
+		// committed version (a plain read would see the statement's older
+		// snapshot). The guard is checked against that version, so a refused
+		// transition reports the state that refused it. note publishes the
+		// change; PostgreSQL delivers it at commit, and never after a
+		// rollback. The final SELECT returns one row: the written task, or
+		// the current one; no row means no task.
+		transition: `WITH cur AS (
+	SELECT id, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 FOR NO KEY UPDATE
+), upd AS (
+	UPDATE ` + tasks + ` AS t
+	SET state = $3, failure_reason = NULLIF($4, ''),
+		updated_at = greatest(clock_timestamp(), cur.updated_at), version = t.version + 1
+	FROM cur
+	WHERE t.id = cur.id AND cur.state = ANY($2::text[])
+	RETURNING ` + prefixed("t") + `
+), note AS (
+	SELECT pg_notify(` + channel + `, json_build_object(
+		'guid', upd.guid, 'app_guid', upd.app_guid, 'event', $5::text,
+		'from', cur.state, 'to', upd.state, 'version', upd.version)::text) AS sent
+	FROM upd, cur
+)
+SELECT true, cur.state, ` + prefixed("upd") + ` FROM upd, cur, note
+UNION ALL
+SELECT false, cur.state, ` + prefixed("cur") + ` FROM cur WHERE NOT EXISTS (SELECT FROM upd)`,
+
+		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = 'CANCELING'`,
+	}
+}
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// nullMap stores an empty map as SQL NULL, so it reads back as a nil map.
+func nullMap(m map[string]string) any {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// Create implements tasklife.Store.
+func (o *ops) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	row := o.db.QueryRow(ctx, o.sql.create, t.AppGUID, t.Name, t.Command, t.User,
+		t.MemoryInMB, t.DiskInMB, t.LogRateLimitInBytesPerSecond, t.DropletGUID,
+		nullMap(t.Labels), nullMap(t.Annotations))
+	out, err := scanTask(row)
+	if err != nil {
+		return nil, classify(ctx, "create", err)
+	}
+	return out, nil
+}
+
+// Get implements tasklife.Store.
+func (o *ops) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := scanTask(o.db.QueryRow(ctx, o.sql.get, guid))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, tasklife.ErrNotFound
+	}
+	if err != nil {
+		return nil, classify(ctx, "get", err)
+	}
+	return t, nil
+}
+
+// Transition implements tasklife.Store.
+func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	if err := ctx.Err(); err != nil {
+		return tasklife.TransitionResult{}, err
+	}
+	from := make([]string, len(req.From))
+	for i, st := range req.From {
+		from[i] = string(st)
+	}
+	var (
+		applied bool
+		prev    string
+	)
+	row := o.db.QueryRow(ctx, o.sql.transition, req.GUID, from, string(req.To), req.FailureReason, string(req.Event))
+	t, err := scanTask(row, &applied, &prev)
+	// QueryRow reports ErrNoRows only when the statement itself succeeded:
+	// a lost connection is never mistaken for a missing task.
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tasklife.TransitionResult{}, tasklife.ErrNotFound
+	}
+	if err != nil {
+		return tasklife.TransitionResult{}, classify(ctx, string(req.Event), err)
+	}
+	res := tasklife.TransitionResult{Task: t, Applied: applied}
+	if applied {
+		res.From = tasklife.State(prev)
+		if o.applied != nil {
+			o.applied(tasklife.Change{Task: t.Clone(), From: res.From, To: req.To, Event: req.Event})
+		}
+	}
+	return res, nil
+}
+
+// scanTask reads one task in the order of columns, after the leading
+// destinations in pre.
+func scanTask(row pgx.Row, pre ...any) (*tasklife.Task, error) {
+	var (
+		t             tasklife.Task
+		state         string
+		failureReason *string
+	)
+	dest := append(pre,
+		&t.GUID, &t.AppGUID, &t.SequenceID, &t.Name, &t.Command, &t.User, &state,
+		&t.MemoryInMB, &t.DiskInMB, &t.LogRateLimitInBytesPerSecond, &t.DropletGUID,
+		&failureReason, &t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	t.State = tasklife.State(state)
+	if failureReason != nil {
+		t.FailureReason = *failureReason
+	}
+	t.Labels = tasklife.CloneMap(t.Labels)
+	t.Annotations = tasklife.CloneMap(t.Annotations)
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.UpdatedAt = t.UpdatedAt.UTC()
+	return &t, nil
+}
+
+// List implements tasklife.Store. It runs one statement for the page and the total (an InitPlan counts
+// once, in the same snapshot). Only a page past the end, which returns no
+// rows to carry the total, costs a second statement to count.
+func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	where, args := listFilter(q)
+	page := &tasklife.Page{Tasks: []*tasklife.Task{}}
+	perPage := int64(max(q.PerPage, 1))
+	skip := int64(max(q.Page, 1) - 1)
+	if skip > math.MaxInt64/perPage {
+		return o.countOnly(ctx, where, args, page)
+	}
+
+	key, dir := "created_at", "ASC"
+	if q.OrderBy == tasklife.OrderByUpdatedAt {
+		key = "updated_at"
+	}
+	if q.Descending {
+		dir = "DESC"
+	}
+	n := len(args)
+	stmt := `SELECT (SELECT count(*) FROM ` + o.sql.tasks + where + `), ` + columns +
+		` FROM ` + o.sql.tasks + where +
+		` ORDER BY ` + key + ` ` + dir + `, id ` + dir +
+		` LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
+	rows, err := o.db.Query(ctx, stmt, append(args, perPage, skip*perPage)...)
+	if err != nil {
+		return nil, classify(ctx, "list", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var total int64
+		t, err := scanTask(rows, &total)
+		if err != nil {
+			return nil, classify(ctx, "list", err)
+		}
+		page.TotalResults = int(total)
+		page.Tasks = append(page.Tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(ctx, "list", err)
+	}
+	if len(page.Tasks) == 0 && skip > 0 {
+		return o.countOnly(ctx, where, args, page)
+	}
+	return page, nil
+}
+
+func (o *ops) countOnly(ctx context.Context, where string, args []any, page *tasklife.Page) (*tasklife.Page, error) {
+	var total int64
+	if err := o.db.QueryRow(ctx, `SELECT count(*) FROM `+o.sql.tasks+where, args...).Scan(&total); err != nil {
+		return nil, classify(ctx, "list", err)
+	}
+	page.TotalResults = int(total)
+	return page, nil
+}
+
+// listFilter returns q's filters as a WHERE clause (empty when q selects
+// everything) and its arguments. Each filter is one "= ANY" over an array,
+// which the planner turns into index lookups where an index fits.
+func listFilter(q tasklife.ListQuery) (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(column string, values any) {
+		args = append(args, values)
+		conds = append(conds, column+" = ANY($"+strconv.Itoa(len(args))+")")
+	}
+	if len(q.GUIDs) > 0 {
+		add("guid", q.GUIDs)
+	}
+	if len(q.AppGUIDs) > 0 {
+		add("app_guid", q.AppGUIDs)
+	}
+	if len(q.SequenceIDs) > 0 {
+		add("sequence_id", q.SequenceIDs)
+	}
+	if len(q.States) > 0 {
+		states := make([]string, len(q.States))
+		for i, st := range q.States {
+			states[i] = string(st)
+		}
+		add("state", states)
+	}
+	if len(q.Names) > 0 {
+		add("name", q.Names)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
