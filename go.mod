@@ -3,6 +3,7 @@ module github.com/tasklife/tasklife
 go 1.26
 
 require (
+	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/getkin/kin-openapi v0.153.0 // indirect
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -183,7 +184,7 @@ INSERT INTO ` + tasks + ` (guid, app_guid, sequence_id, name, command, user_name
 	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
 	failure_reason, labels, annotations, created_at, updated_at, version)
 SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, 'PENDING',
-	$5, $6, $7, $8, NULL, $9, $10, stamp.now, stamp.now, 1
+	$5, $6, $7, $8, NULL, $9::jsonb, $10::jsonb, stamp.now, stamp.now, 1
 FROM stamp
 RETURNING ` + columns,
 
@@ -223,12 +224,19 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// nullMap stores an empty map as SQL NULL, so it reads back as a nil map.
-func nullMap(m map[string]string) any {
+// jsonMap encodes m for a jsonb column, an empty map as SQL NULL so it reads
+// back as a nil map. It is text, not a map, so that every pgx query mode
+// (including exec and simple protocol, used behind poolers) can send it.
+func jsonMap(m map[string]string) (*string, error) {
 	if len(m) == 0 {
-		return nil
+		return nil, nil
 	}
-	return m
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
 }
 
 // Create implements tasklife.Store.
@@ -236,9 +244,17 @@ func (o *ops) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	labels, err := jsonMap(t.Labels)
+	if err != nil {
+		return nil, err
+	}
+	annotations, err := jsonMap(t.Annotations)
+	if err != nil {
+		return nil, err
+	}
 	row := o.db.QueryRow(ctx, o.sql.create, t.AppGUID, t.Name, t.Command, t.User,
 		t.MemoryInMB, t.DiskInMB, t.LogRateLimitInBytesPerSecond, t.DropletGUID,
-		nullMap(t.Labels), nullMap(t.Annotations))
+		labels, annotations)
 	out, err := scanTask(row)
 	if err != nil {
 		return nil, classify(ctx, "create", err)
@@ -320,9 +336,10 @@ func scanTask(row pgx.Row, pre ...any) (*tasklife.Task, error) {
 	return &t, nil
 }
 
-// List implements tasklife.Store. It runs one statement for the page and the total (an InitPlan counts
-// once, in the same snapshot). Only a page past the end, which returns no
-// rows to carry the total, costs a second statement to count.
+// List implements tasklife.Store. One statement returns the page and the
+// total (the count is an InitPlan: it runs once, in the same snapshot). Only
+// a page past the end, which has no rows to carry the total, costs a second
+// statement to count.
 func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
