@@ -419,6 +419,7 @@ func (p *process) finish() syscall.WaitStatus {
 	if p.cmd.ProcessState == nil {
 		_ = p.cmd.Wait()
 	}
+	reapGroup(p.cmd.Process.Pid)
 	drained := make(chan struct{})
 	go func() {
 		p.output.Wait()

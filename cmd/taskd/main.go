@@ -121,6 +121,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := becomeSubreaper(); err != nil {
+		log.Warn("cannot become a subreaper: orphans of tasks go to init", "error", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,30 @@ func awaitLeader(cmd *exec.Cmd) {
 		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if !errors.Is(err, unix.EINTR) {
 			return
+		}
+	}
+}
+
+// becomeSubreaper makes taskd the parent of every orphan its tasks leave,
+// so reapGroup can reap them: otherwise they go to init, which in many
+// containers reaps nothing.
+func becomeSubreaper() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// reapGroup reaps what is left of a killed process group: the orphans that
+// came to taskd as their subreaper. It gives up after a second, since only a
+// process stuck in the kernel outlives SIGKILL that long.
+func reapGroup(pgid int) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		pid, err := unix.Wait4(-pgid, nil, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR), err == nil && pid > 0:
+		case err != nil:
+			return // ECHILD: none left.
+		default:
+			time.Sleep(5 * time.Millisecond) // Still dying.
 		}
 	}
 }

@@ -17,3 +17,9 @@ func sysProcAttr() *syscall.SysProcAttr {
 // waitid(WNOWAIT) it has to reap the leader, which leaves a short window in
 // which the group id could be reused before the group is killed.
 func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
+
+// becomeSubreaper is Linux only; elsewhere orphans go to init.
+func becomeSubreaper() error { return nil }
+
+// reapGroup has nothing to reap without a subreaper.
+func reapGroup(int) {}

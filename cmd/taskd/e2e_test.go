@@ -1,0 +1,476 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The end-to-end tests build taskd once, start it on a free port per test
+// and talk to it over HTTP, as a user would.
+
+// taskdBin is the binary under test, built by TestMain.
+var taskdBin string
+
+// testGrace is the -cancel-grace the tests run taskd with.
+const testGrace = 2 * time.Second
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "taskd-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	taskdBin = filepath.Join(dir, "taskd")
+	args := []string{"build", "-o", taskdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building taskd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// taskd is one running taskd process.
+type taskd struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string
+	token  string
+	banner []string      // what it printed before serving
+	log    *syncBuffer   // its stderr
+	exited chan struct{} // closed once it has exited and been reaped
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenLine = regexp.MustCompile(`^taskd listening on (http://\S+)`)
+
+// startTaskd starts taskd on a free loopback port with args after the
+// defaults, and env (nil: a fixed token) as its environment.
+func startTaskd(t *testing.T, env []string, args ...string) *taskd {
+	t.Helper()
+	if env == nil {
+		env = []string{"TASKD_TOKEN=test-token"}
+	}
+	cmd := exec.Command(taskdBin, append([]string{"-addr", "127.0.0.1:0", "-cancel-grace", testGrace.String()}, args...)...)
+	// The race detector sleeps a second before exiting by default, which
+	// would blur the shutdown deadline.
+	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = d.log
+	require.NoError(t, cmd.Start())
+	go func() {
+		_ = cmd.Wait()
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-d.exited
+		require.NotContains(t, d.log.String(), "WARNING: DATA RACE")
+		if t.Failed() {
+			t.Logf("taskd stderr:\n%s", d.log.String())
+		}
+	})
+
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timeout := time.After(10 * time.Second)
+	for d.base == "" {
+		select {
+		case line, ok := <-lines:
+			require.True(t, ok, "taskd exited before listening; stderr:\n%s", d.log.String())
+			d.banner = append(d.banner, line)
+			if m := listenLine.FindStringSubmatch(line); m != nil {
+				d.base = m[1]
+			}
+		case <-timeout:
+			t.Fatalf("taskd did not say where it listens; printed %q", d.banner)
+		}
+	}
+	// The rest of the banner follows at once; collect it, then drain.
+	for len(d.banner) < 6 {
+		select {
+		case line := <-lines:
+			d.banner = append(d.banner, line)
+		case <-timeout:
+			t.Fatalf("taskd banner incomplete: %q", d.banner)
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	return d
+}
+
+// task is the part of the task JSON the tests look at.
+type task struct {
+	GUID      string `json:"guid"`
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	UpdatedAt string `json:"updated_at"`
+	Result    struct {
+		FailureReason *string `json:"failure_reason"`
+	} `json:"result"`
+}
+
+func (d *taskd) do(method, path, body string) (int, []byte) {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	require.NoError(d.t, err)
+	req.Header.Set("Authorization", "bearer "+d.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(d.t, err)
+	return resp.StatusCode, b
+}
+
+func (d *taskd) create(command string) task {
+	d.t.Helper()
+	body, err := json.Marshal(map[string]string{"command": command})
+	require.NoError(d.t, err)
+	status, b := d.do("POST", "/v3/apps/app-1/tasks", string(body))
+	require.Equal(d.t, http.StatusAccepted, status, "%s", b)
+	return decodeTask(d.t, b)
+}
+
+func (d *taskd) get(guid string) task {
+	d.t.Helper()
+	status, b := d.do("GET", "/v3/tasks/"+guid, "")
+	require.Equal(d.t, http.StatusOK, status, "%s", b)
+	return decodeTask(d.t, b)
+}
+
+func (d *taskd) cancel(guid string) (int, []byte) {
+	d.t.Helper()
+	return d.do("POST", "/v3/tasks/"+guid+"/actions/cancel", "")
+}
+
+// await polls the task until it is in state, and fails after within.
+func (d *taskd) await(guid, state string, within time.Duration) task {
+	d.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := d.get(guid)
+		if got.State == state {
+			return got
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("task %s is %s after %v, want %s", guid, got.State, within, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func decodeTask(t *testing.T, b []byte) task {
+	t.Helper()
+	var got task
+	require.NoError(t, json.Unmarshal(b, &got), "%s", b)
+	return got
+}
+
+func reason(tk task) string {
+	if tk.Result.FailureReason == nil {
+		return ""
+	}
+	return *tk.Result.FailureReason
+}
+
+// readPID waits for a task to write its process group id to path.
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if s := strings.TrimSpace(string(b)); err == nil && strings.HasSuffix(string(b), "\n") {
+			pid, err := strconv.Atoi(s)
+			require.NoError(t, err)
+			return pid
+		}
+		require.True(t, time.Now().Before(deadline), "no pid in %s", path)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// requireGroupGone fails unless no process is left in the process group.
+func requireGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	err := syscall.Kill(-pgid, 0)
+	require.True(t, errors.Is(err, syscall.ESRCH), "process group %d still exists (kill: %v)", pgid, err)
+}
+
+// killGroupOnCleanup makes sure a failing test leaves no process behind.
+func killGroupOnCleanup(t *testing.T, pgid int) {
+	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+}
+
+func TestCancelStopsTheProcessGroup(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	// A child in the background as well, to show the whole group goes.
+	created := d.create(fmt.Sprintf("echo $$ > %s; sleep 600 & exec sleep 600", pidFile))
+	require.Equal(t, "PENDING", created.State)
+	d.await(created.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+	require.NoError(t, syscall.Kill(-pgid, 0), "the task's process group should be running")
+
+	status, b := d.cancel(created.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	require.Equal(t, "CANCELING", decodeTask(t, b).State)
+	start := time.Now()
+	done := d.await(created.GUID, "FAILED", testGrace+time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+	require.Less(t, time.Since(start), testGrace, "sleep dies of SIGTERM; no SIGKILL needed")
+	requireGroupGone(t, pgid)
+
+	status, b = d.cancel(created.GUID)
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	require.Contains(t, string(b), "Task state is FAILED and therefore cannot be canceled")
+}
+
+func TestCancelIgnoredIsKilledAfterGrace(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	created := d.create(fmt.Sprintf("trap '' TERM; echo $$ > %s; sleep 600; sleep 600", pidFile))
+	d.await(created.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+
+	status, first := d.cancel(created.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", first)
+	start := time.Now()
+	require.Equal(t, "CANCELING", decodeTask(t, first).State)
+
+	// It ignores SIGTERM, so it stays CANCELING, and a second cancel
+	// changes nothing.
+	status, again := d.cancel(created.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", again)
+	require.JSONEq(t, string(first), string(again))
+
+	done := d.await(created.GUID, "FAILED", testGrace+time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+	require.GreaterOrEqual(t, time.Since(start), testGrace-100*time.Millisecond, "killed before the grace period was over")
+	requireGroupGone(t, pgid)
+	require.Contains(t, d.log.String(), "sending SIGKILL")
+}
+
+func TestCommandOutcome(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	for _, tc := range []struct {
+		command string
+		state   string
+		reason  string
+	}{
+		{"true", "SUCCEEDED", ""},
+		{"exit 3", "FAILED", "Exited with status 3"},
+		{"kill -KILL $$", "FAILED", "Exited with status 137"},
+		{"no-such-command-here", "FAILED", "Exited with status 127"},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			t.Parallel()
+			created := d.create(tc.command)
+			done := d.await(created.GUID, tc.state, 5*time.Second)
+			require.Equal(t, tc.reason, reason(done))
+		})
+	}
+}
+
+func TestCanceledPendingTaskNeverRuns(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil, "-max-running", "1")
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	blocker := d.create("exec sleep 600")
+	d.await(blocker.GUID, "RUNNING", 5*time.Second)
+
+	pending := d.create("touch " + marker)
+	require.Equal(t, "PENDING", d.get(pending.GUID).State, "only one task may run")
+	status, b := d.cancel(pending.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	require.Equal(t, "CANCELING", decodeTask(t, b).State)
+	done := d.await(pending.GUID, "FAILED", time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+
+	// Free the slot: the queue moves on, past the cancelled task.
+	status, b = d.cancel(blocker.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	after := d.create("true")
+	d.await(after.GUID, "SUCCEEDED", 5*time.Second)
+	_, err := os.Stat(marker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the cancelled task ran")
+}
+
+func TestPendingTasksRunInCreationOrder(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil, "-max-running", "1")
+	out := filepath.Join(t.TempDir(), "order")
+	blocker := d.create("exec sleep 600")
+	d.await(blocker.GUID, "RUNNING", 5*time.Second)
+	var guids []string
+	for i := range 5 {
+		guids = append(guids, d.create(fmt.Sprintf("echo %d >> %s", i, out)).GUID)
+	}
+	for _, guid := range guids {
+		require.Equal(t, "PENDING", d.get(guid).State)
+	}
+	status, _ := d.cancel(blocker.GUID)
+	require.Equal(t, http.StatusAccepted, status)
+	for _, guid := range guids {
+		d.await(guid, "SUCCEEDED", 5*time.Second)
+	}
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "0\n1\n2\n3\n4\n", string(b))
+}
+
+func TestOutputIsLoggedWithTheTask(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	status, b := d.do("POST", "/v3/apps/app-1/tasks", `{"command":"echo to-stdout; echo to-stderr >&2; echo the token is ${TASKD_TOKEN:-unset}","name":"chatty"}`)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	created := decodeTask(t, b)
+	d.await(created.GUID, "SUCCEEDED", 5*time.Second)
+	// The lines are logged before the task is reported finished.
+	logged := d.log.String()
+	for _, want := range []string{
+		fmt.Sprintf(`msg="task output" task_guid=%s task_name=chatty stream=stdout line=to-stdout`, created.GUID),
+		fmt.Sprintf(`msg="task output" task_guid=%s task_name=chatty stream=stderr line=to-stderr`, created.GUID),
+		`line="the token is unset"`,
+	} {
+		require.Contains(t, logged, want)
+	}
+}
+
+func TestShutdownCancelsTasksAndLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil, "-max-running", "2")
+	dir := t.TempDir()
+	var pgids []int
+	var guids []string
+	for i, command := range []string{
+		"echo $$ > %s; exec sleep 600",
+		"trap '' TERM; echo $$ > %s; sleep 600 & sleep 600",
+	} {
+		pidFile := filepath.Join(dir, strconv.Itoa(i))
+		created := d.create(fmt.Sprintf(command, pidFile))
+		d.await(created.GUID, "RUNNING", 5*time.Second)
+		pgid := readPID(t, pidFile)
+		killGroupOnCleanup(t, pgid)
+		pgids = append(pgids, pgid)
+		guids = append(guids, created.GUID)
+	}
+	marker := filepath.Join(dir, "marker")
+	pending := d.create("touch " + marker)
+	guids = append(guids, pending.GUID)
+
+	start := time.Now()
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+	case <-time.After(testGrace + time.Second):
+		t.Fatalf("taskd still running %v after SIGTERM", testGrace+time.Second)
+	}
+	t.Logf("taskd exited %v after SIGTERM", time.Since(start))
+	require.Equal(t, 0, d.cmd.ProcessState.ExitCode(), "%s", d.log.String())
+	for _, pgid := range pgids {
+		requireGroupGone(t, pgid)
+	}
+	_, err := os.Stat(marker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the pending task ran")
+	logged := d.log.String()
+	for _, guid := range guids {
+		require.Contains(t, logged, fmt.Sprintf(`msg="task ended" task_guid=%s`, guid))
+		require.Regexp(t, fmt.Sprintf(`task_guid=%s task_name=\w+ state=FAILED failure_reason="task was cancelled"`, guid), logged)
+	}
+}
+
+func TestPrintedCurlLinesWork(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	env := []string{"TASKD_TOKEN="} // unset: taskd generates one
+	d := startTaskd(t, env)
+	var curl []string
+	for _, line := range d.banner {
+		if s := strings.TrimSpace(line); strings.HasPrefix(s, "TASK=") || strings.HasPrefix(s, "curl ") {
+			curl = append(curl, s)
+		}
+	}
+	require.Len(t, curl, 3, "banner: %q", d.banner)
+	require.Regexp(t, `^token: [0-9a-f]{64} \(generated`, d.banner[1])
+
+	// Pasted into a shell as printed: create (and echo the guid), get, cancel.
+	out, err := exec.Command("/bin/sh", "-c", strings.Join(curl, "\n")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	guid, rest, _ := strings.Cut(string(out), "\n")
+	require.Regexp(t, `^[0-9a-f-]{36}$`, guid)
+	require.Contains(t, rest, `"guid":"`+guid+`"`)
+	require.Contains(t, rest, `"state":"CANCELING"`)
+	d.token = strings.Fields(d.banner[1])[1]
+	done := d.await(guid, "FAILED", testGrace+time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+}
+
+func TestRefusesBeyondLoopbackWithoutToken(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(taskdBin, "-addr", "0.0.0.0:0")
+	cmd.Env = append(os.Environ(), "TASKD_TOKEN=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.Equal(t, 1, exit.ExitCode())
+	require.Contains(t, string(out), "set TASKD_TOKEN")
+}
