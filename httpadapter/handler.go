@@ -113,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, r)
 	// ServeMux would redirect an unclean path to its clean form; under a
 	// StripPrefix the redirect loses the prefix, and CC answers 404 anyway.
-	if !isCleanPath(r.URL.Path) {
+	if !isCleanPath(r.URL.EscapedPath()) {
 		h.WriteError(w, r, errUnknownRequest)
 		return
 	}
