@@ -12,3 +12,12 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(*testing.T) tasklife.Store { return memstore.New() })
 }
+
+// TestLinearizability checks 500 concurrent histories with porcupine.
+func TestLinearizability(t *testing.T) {
+	t.Parallel()
+	rep := storetest.RunLinearizability(t, memstore.New(), storetest.LinOptions{Histories: 500})
+	if rep.Histories != 500 {
+		t.Fatalf("checked %d histories, want 500", rep.Histories)
+	}
+}
