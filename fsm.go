@@ -110,6 +110,22 @@ func RuleFor(ev Event) (Rule, bool) {
 	return r, true
 }
 
+// Decide reports what ev does to a task in state from, and the state the
+// task is in afterwards. It allocates nothing: it is the lookup every
+// operation makes. An unknown event or state is Invalid.
+func Decide(ev Event, from State) (Outcome, State) {
+	i := ev.index()
+	if i < 0 {
+		return Invalid, from
+	}
+	r := &table[i]
+	o := r.Outcome(from)
+	if o == Apply {
+		return o, r.To
+	}
+	return o, from
+}
+
 // MermaidDiagram returns the lifecycle as a Mermaid state diagram, rendered
 // by looplab/fsm's visualizer from the declaration.
 func MermaidDiagram() string {

@@ -23,6 +23,13 @@ func TestTableMatchesLooplab(t *testing.T) {
 			rule, ok := RuleFor(ev)
 			require.True(t, ok)
 			got := rule.Outcome(s)
+			decided, after := Decide(ev, s)
+			require.Equal(t, got, decided)
+			if got == Apply {
+				require.Equal(t, rule.To, after)
+			} else {
+				require.Equal(t, s, after)
+			}
 			var noTransition fsm.NoTransitionError
 			var invalid fsm.InvalidEventError
 			switch {
@@ -58,6 +65,9 @@ func TestRuleFor(t *testing.T) {
 	r2, _ := RuleFor(EventCancel)
 	require.Equal(t, StatePending, r2.From[0])
 	require.Equal(t, Invalid, r2.Outcome("BOGUS"))
+	o, s := Decide("explode", StateRunning)
+	require.Equal(t, Invalid, o)
+	require.Equal(t, StateRunning, s)
 }
 
 func TestBuildTableRejectsUnknownNames(t *testing.T) {
