@@ -141,11 +141,11 @@ func BenchmarkMemory(b *testing.B) {
 // baselineTask mirrors the fields memstore keeps per task.
 type baselineTask struct {
 	GUID, AppGUID, Name, Command, User, DropletGUID, FailureReason string
-	State                                                        tasklife.State
-	SequenceID, MemoryInMB, LogRate, Version                     int64
-	DiskInMB                                                     *int64
-	Labels, Annotations                                          map[string]string
-	CreatedAt, UpdatedAt                                         time.Time
+	State                                                          tasklife.State
+	SequenceID, MemoryInMB, LogRate, Version                       int64
+	DiskInMB                                                       *int64
+	Labels, Annotations                                            map[string]string
+	CreatedAt, UpdatedAt                                           time.Time
 }
 
 type mutexShard struct {
