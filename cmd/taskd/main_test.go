@@ -1,0 +1,93 @@
+package main
+
+import (
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		token   string
+		wantErr string
+		want    config // token and generated checked separately
+	}{
+		{name: "defaults", want: config{addr: "127.0.0.1:8080", grace: 10 * time.Second}},
+		{name: "flags", args: []string{"-addr", "localhost:9", "-cancel-grace", "2s", "-max-running", "3"},
+			want: config{addr: "localhost:9", grace: 2 * time.Second, maxRunning: 3}},
+		{name: "ipv6 loopback", args: []string{"-addr", "[::1]:0"}, want: config{addr: "[::1]:0", grace: 10 * time.Second}},
+		{name: "every interface needs a token", args: []string{"-addr", ":8080"}, wantErr: "set TASKD_TOKEN"},
+		{name: "a public address needs a token", args: []string{"-addr", "192.0.2.1:8080"}, wantErr: "set TASKD_TOKEN"},
+		{name: "a host name needs a token", args: []string{"-addr", "example.com:8080"}, wantErr: "set TASKD_TOKEN"},
+		{name: "beyond loopback with a token", args: []string{"-addr", "0.0.0.0:8080"}, token: "t0k",
+			want: config{addr: "0.0.0.0:8080", grace: 10 * time.Second}},
+		{name: "no slots", args: []string{"-max-running", "0"}, wantErr: "-max-running must be at least 1"},
+		{name: "negative grace", args: []string{"-cancel-grace", "-1s"}, wantErr: "-cancel-grace must not be negative"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
+		{name: "unknown flag", args: []string{"-port", "1"}, wantErr: "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			getenv := func(k string) string {
+				if k == tokenEnv {
+					return tc.token
+				}
+				return ""
+			}
+			cfg, err := parseConfig(tc.args, getenv, io.Discard)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tc.token != "" {
+				require.Equal(t, tc.token, cfg.token)
+				require.False(t, cfg.generated)
+			} else {
+				require.Len(t, cfg.token, 64)
+				require.True(t, cfg.generated)
+			}
+			require.Equal(t, tc.want.addr, cfg.addr)
+			require.Equal(t, tc.want.grace, cfg.grace)
+			if tc.want.maxRunning != 0 {
+				require.Equal(t, tc.want.maxRunning, cfg.maxRunning)
+			}
+		})
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	t.Parallel()
+	exited := func(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
+	killedBy := func(sig syscall.Signal) syscall.WaitStatus { return syscall.WaitStatus(sig) }
+	for _, tc := range []struct {
+		name     string
+		ws       syscall.WaitStatus
+		signaled bool
+		event    tasklife.Event
+		reason   string
+	}{
+		{"exit 0", exited(0), false, tasklife.EventSucceed, ""},
+		{"exit 0 after the cancel signal: it finished first", exited(0), true, tasklife.EventSucceed, ""},
+		{"exit 3", exited(3), false, tasklife.EventFail, "Exited with status 3"},
+		{"died of SIGTERM we sent", killedBy(syscall.SIGTERM), true, tasklife.EventCanceled, ""},
+		{"shell exit 143 after our SIGTERM", exited(143), true, tasklife.EventCanceled, ""},
+		{"died of SIGKILL we sent", killedBy(syscall.SIGKILL), true, tasklife.EventCanceled, ""},
+		{"killed by someone else", killedBy(syscall.SIGKILL), false, tasklife.EventFail, "Exited with status 137"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ev, reason := outcome(tc.ws, tc.signaled)
+			require.Equal(t, tc.event, ev)
+			require.Equal(t, tc.reason, reason)
+		})
+	}
+}
