@@ -53,15 +53,21 @@ func (g grants) Authorize(_ context.Context, p httpadapter.Principal, perm httpa
 	panic("unknown permission")
 }
 
+// authCase is one row of an auth matrix.
+type authCase struct {
+	name   string
+	token  string // "" sends no Authorization header
+	auth   grants
+	status int
+	// body is the exact error body; "" means the task, with its command
+	// if showCommand.
+	body        string
+	showCommand bool
+}
+
 func TestCancelAuthMatrix(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		token  string
-		auth   grants
-		status int
-		body   string // "" means the task, with its command
-	}{
+	tests := []authCase{
 		{name: "unauthenticated", token: "", auth: all, status: 401, body: bodyNotAuthenticated},
 		{name: "bad token", token: "bad", auth: all, status: 401, body: bodyInvalidToken},
 		{name: "no global write scope", token: "good", auth: grants{read: true, readTask: true, cancelTask: true, readSecrets: true}, status: 403, body: bodyNotAuthorized},
@@ -98,14 +104,7 @@ func TestCancelAuthMatrix(t *testing.T) {
 
 func TestGetAuthMatrix(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name        string
-		token       string
-		auth        grants
-		status      int
-		body        string
-		showCommand bool
-	}{
+	tests := []authCase{
 		{name: "unauthenticated", token: "", auth: all, status: 401, body: bodyNotAuthenticated},
 		{name: "bad token", token: "bad", auth: all, status: 401, body: bodyInvalidToken},
 		{name: "no global read scope", token: "good", auth: grants{write: true, readTask: true, readSecrets: true}, status: 403, body: bodyNotAuthorized},
