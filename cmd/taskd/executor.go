@@ -39,6 +39,7 @@ const maxLogLine = 16 << 10
 // its own and drives the task through its lifecycle. It learns of cancels
 // through the Service's observer hook, as any host's executor would.
 type executor struct {
+	shell      string // runs the gate script; /bin/sh unless a test breaks it
 	svc        *tasklife.Service
 	log        *slog.Logger
 	grace      time.Duration
@@ -80,6 +81,7 @@ func (r *run) kill() {
 // newExecutor returns an executor for svc and registers its observer.
 func newExecutor(svc *tasklife.Service, log *slog.Logger, grace time.Duration, maxRunning int) *executor {
 	e := &executor{
+		shell:      "/bin/sh",
 		svc:        svc,
 		log:        log,
 		grace:      grace,
@@ -188,7 +190,7 @@ func (e *executor) run(r *run) {
 func (e *executor) execute(r *run) (tasklife.Event, string) {
 	t := r.task
 	log := e.log.With("task_guid", t.GUID, "task_name", t.Name)
-	p, err := startProcess(t.Command, log)
+	p, err := startProcess(e.shell, t.Command, log)
 	if err != nil {
 		log.Error("task could not be started", "error", err)
 		return tasklife.EventFail, tasklife.ReasonCannotBeStarted
@@ -203,6 +205,7 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 		var te *tasklife.TransitionError
 		switch {
 		case errors.As(err, &te) && te.State == tasklife.StateCanceling:
+			log.Info("task canceled while it was being started: its command never ran")
 			return tasklife.EventCanceled, ""
 		case errors.As(err, &te):
 			return "", "" // Someone else already ended it.
@@ -328,9 +331,9 @@ type process struct {
 	pipes  []*os.File // read ends of stdout and stderr
 }
 
-// startProcess starts command in a new process group, held at the gate.
-// Each line it writes is logged with log.
-func startProcess(command string, log *slog.Logger) (*process, error) {
+// startProcess starts command with shell in a new process group, held at
+// the gate. Each line it writes is logged with log.
+func startProcess(shell, command string, log *slog.Logger) (*process, error) {
 	var (
 		parent []*os.File // ours: closed on failure
 		child  []*os.File // the child's: always closed here once started
@@ -359,7 +362,7 @@ func startProcess(command string, log *slog.Logger) (*process, error) {
 	}
 	parent, child = append(parent, errR), append(child, errW)
 
-	cmd := exec.Command("/bin/sh", "-c", gateScript, "taskd-task", command)
+	cmd := exec.Command(shell, "-c", gateScript, "taskd-task", command)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()

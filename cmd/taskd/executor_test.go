@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
+)
+
+// These tests run the executor in the test process, without HTTP.
+
+func newTestExecutor(t *testing.T, maxRunning int) (*executor, *tasklife.Service, *syncBuffer) {
+	t.Helper()
+	svc := tasklife.New(memstore.New())
+	log := &syncBuffer{}
+	e := newExecutor(svc, slog.New(slog.NewTextHandler(log, nil)), time.Second, maxRunning)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		require.NoError(t, e.Shutdown(ctx))
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		require.Zero(t, e.active, "goroutines left behind")
+		require.Empty(t, e.runs)
+	})
+	return e, svc, log
+}
+
+// awaitTerminal polls until the task has ended.
+func awaitTerminal(t *testing.T, svc *tasklife.Service, guid string) *tasklife.Task {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := svc.Get(context.Background(), guid)
+		require.NoError(t, err)
+		if got.State.Terminal() {
+			return got
+		}
+		require.True(t, time.Now().Before(deadline), "task %s still %s", guid, got.State)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestExecutorCannotStart(t *testing.T) {
+	t.Parallel()
+	e, svc, _ := newTestExecutor(t, 1)
+	e.shell = filepath.Join(t.TempDir(), "no-shell-here")
+	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+	got := awaitTerminal(t, svc, created.GUID)
+	require.Equal(t, tasklife.StateFailed, got.State)
+	require.Equal(t, tasklife.ReasonCannotBeStarted, got.FailureReason)
+}
+
+// TestExecutorCancelRace cancels tasks at every point of their start: in the
+// queue, while the process is held at the gate, right after it started.
+// Every task must end FAILED "task was cancelled" and leave no process.
+func TestExecutorCancelRace(t *testing.T) {
+	t.Parallel()
+	e, svc, log := newTestExecutor(t, 3)
+	dir := t.TempDir()
+	const n = 40
+	var wg sync.WaitGroup
+	guids := make([]string, n)
+	for i := range n {
+		created, err := e.Create(context.Background(), tasklife.NewTask{
+			AppGUID: "a",
+			Command: fmt.Sprintf("echo $$ > %s/%d; exec sleep 600", dir, i),
+		})
+		require.NoError(t, err)
+		guids[i] = created.GUID
+		wg.Go(func() {
+			time.Sleep(time.Duration(i%5) * time.Millisecond) // spread the cancels over the start
+			if _, err := svc.Cancel(context.Background(), created.GUID); err != nil {
+				t.Error(err) // not require: this is not the test's goroutine
+			}
+		})
+	}
+	wg.Wait()
+	for _, guid := range guids {
+		got := awaitTerminal(t, svc, guid)
+		require.Equal(t, tasklife.StateFailed, got.State)
+		require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	t.Logf("%d of %d tasks ran before their cancel took effect, %d were held at the gate",
+		len(entries), n, strings.Count(log.String(), "its command never ran"))
+	require.LessOrEqual(t, len(entries), strings.Count(log.String(), `msg="task started"`),
+		"a command ran without its task being RUNNING")
+	for _, entry := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, entry.Name()))
+		require.NoError(t, err)
+		if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			requireGroupGone(t, pgid)
+		}
+	}
+}
+
+func TestExecutorRefusesTasksAfterShutdown(t *testing.T) {
+	t.Parallel()
+	e, _, _ := newTestExecutor(t, 1)
+	require.NoError(t, e.Shutdown(context.Background()))
+	_, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.ErrorIs(t, err, tasklife.ErrUnavailable)
+}
