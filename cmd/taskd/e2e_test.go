@@ -305,6 +305,31 @@ func TestCancelIgnoredIsKilledAfterGrace(t *testing.T) {
 	require.Contains(t, d.log.String(), "sending SIGKILL")
 }
 
+func TestCancelGivesTheWholeGroupTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	dir := t.TempDir()
+	pidFile, cleaned := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned")
+	// The task's shell dies of SIGTERM at once; its child takes half a
+	// second to clean up, and must be let finish.
+	created := d.create(fmt.Sprintf(
+		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; sleep 600 & wait"; echo not reached`,
+		pidFile, cleaned))
+	d.await(created.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+
+	status, b := d.cancel(created.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	done := d.await(created.GUID, "FAILED", testGrace+time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+	got, err := os.ReadFile(cleaned)
+	require.NoError(t, err, "the child was killed before it cleaned up")
+	require.Equal(t, "done\n", string(got))
+	requireGroupGone(t, pgid)
+	require.NotContains(t, d.log.String(), "SIGKILL")
+}
+
 func TestCommandOutcome(t *testing.T) {
 	t.Parallel()
 	d := startTaskd(t, nil)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -201,7 +202,7 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 
 	if _, err := e.svc.Start(context.Background(), t.GUID); err != nil {
 		// The gate is still shut: the command has not run, and never will.
-		p.finish()
+		p.finish(log, time.Time{})
 		var te *tasklife.TransitionError
 		switch {
 		case errors.As(err, &te) && te.State == tasklife.StateCanceling:
@@ -217,12 +218,14 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 	log.Info("task started", "pid", p.cmd.Process.Pid)
 
 	signaled := false
+	var linger time.Time // until when the group may outlive its leader
 	select {
 	case <-p.exited:
 	case <-r.cancel:
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", e.grace)
 		p.signal(syscall.SIGTERM)
+		linger = time.Now().Add(e.grace)
 		timer := time.NewTimer(e.grace)
 		select {
 		case <-p.exited:
@@ -233,9 +236,9 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 			<-p.exited
 		}
 	}
-	ws := p.finish()
+	ws := p.finish(log, linger)
 	ev, reason := outcome(ws, signaled)
-	log.Info("task finished", "exit", ws.ExitStatus(), "signal", signalName(ws), "event", string(ev))
+	log.Info("task process ended", "how", describe(ws), "event", string(ev))
 	return ev, reason
 }
 
@@ -256,11 +259,12 @@ func outcome(ws syscall.WaitStatus, signaled bool) (tasklife.Event, string) {
 	}
 }
 
-func signalName(ws syscall.WaitStatus) string {
-	if !ws.Signaled() {
-		return ""
+// describe says how a process ended, for the log.
+func describe(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
 	}
-	return ws.Signal().String()
+	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
 
 // report applies the event that ends a task. The change is logged, never
@@ -397,6 +401,17 @@ func (p *process) signal(sig syscall.Signal) {
 	}
 }
 
+// reap waits for the group leader, after which the group id is no longer
+// safe to signal through p.
+func (p *process) reap() {
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Wait()
+	}
+}
+
 // open lets the held command run.
 func (p *process) open() {
 	_, _ = p.gate.WriteString("go\n")
@@ -404,9 +419,11 @@ func (p *process) open() {
 }
 
 // finish kills what is left of the process group (all of it, at once, when
-// the leader has not exited yet), reaps the leader and collects the rest of
-// its output.
-func (p *process) finish() syscall.WaitStatus {
+// the leader has not exited yet), reaps it and collects the rest of its
+// output. Until linger, the rest of a group whose leader has exited may
+// still end on its own: a canceled task's children get the whole grace
+// period for their cleanup, as its shell did.
+func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus {
 	_ = p.gate.Close()
 	select {
 	case <-p.exited:
@@ -414,15 +431,21 @@ func (p *process) finish() syscall.WaitStatus {
 		p.signal(syscall.SIGKILL)
 		<-p.exited
 	}
-	// The leader is exited but not reaped, so the group id is still ours.
-	p.signal(syscall.SIGKILL)
-	p.mu.Lock()
-	p.reaped = true
-	p.mu.Unlock()
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Wait()
+	pgid := p.cmd.Process.Pid
+	if time.Now().Before(linger) {
+		p.reap()
+		if !awaitGroup(pgid, linger) {
+			log.Warn("task's processes outlived the grace period: sending SIGKILL to its process group")
+			// Members are left, so the group id is still theirs.
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	} else {
+		// The leader has exited but is not reaped, so the group id is
+		// still ours.
+		p.signal(syscall.SIGKILL)
+		p.reap()
 	}
-	reapGroup(p.cmd.Process.Pid)
+	reapGroup(pgid)
 	drained := make(chan struct{})
 	go func() {
 		p.output.Wait()

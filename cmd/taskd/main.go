@@ -199,6 +199,6 @@ func printBanner(w io.Writer, base string, cfg *config) {
 	fmt.Fprintf(w, "token: %s (%s)\n", cfg.token, source)
 	fmt.Fprintf(w, "create a task, then get it, then cancel it:\n")
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
-	fmt.Fprintf(w, "  curl -s %s %s/v3/tasks/$TASK\n", auth, base)
-	fmt.Fprintf(w, "  curl -s -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
+	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
 }

@@ -52,3 +52,21 @@ func reapGroup(pgid int) {
 		}
 	}
 }
+
+// awaitGroup reaps the rest of a process group whose leader has been reaped,
+// as its members end, and reports whether none of them is left by deadline.
+// Orphans come to taskd as their subreaper, so they are taskd's children.
+func awaitGroup(pgid int, deadline time.Time) bool {
+	for {
+		pid, err := unix.Wait4(-pgid, nil, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR), err == nil && pid > 0:
+		case err != nil:
+			return true // ECHILD: none left.
+		case !time.Now().Before(deadline):
+			return false
+		default:
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

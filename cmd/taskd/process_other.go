@@ -5,6 +5,7 @@ package main
 import (
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // sysProcAttr puts the task in a process group of its own, so one signal
@@ -23,3 +24,7 @@ func becomeSubreaper() error { return nil }
 
 // reapGroup has nothing to reap without a subreaper.
 func reapGroup(int) {}
+
+// awaitGroup cannot see the rest of the group without a subreaper: it
+// reports members left, so they are killed at once.
+func awaitGroup(int, time.Time) bool { return false }
