@@ -114,4 +114,5 @@ func TestExecutorRefusesTasksAfterShutdown(t *testing.T) {
 	require.NoError(t, e.Shutdown(context.Background()))
 	_, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
 	require.ErrorIs(t, err, tasklife.ErrUnavailable)
+	require.ErrorIs(t, err, errShuttingDown)
 }

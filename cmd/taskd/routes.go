@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -21,6 +22,13 @@ func newHandler(svc *tasklife.Service, c creator, token, base string, log *slog.
 	h.Handle("POST /v3/apps/{guid}/tasks", createHandler(h, c))
 	h.Handle("GET /{$}", rootHandler(h))
 	return h
+}
+
+// errNotAccepting answers a create that arrives during shutdown: the store
+// is fine, taskd just runs nothing new.
+var errNotAccepting = &httpadapter.Error{
+	Status: http.StatusServiceUnavailable, Title: "CF-ServiceUnavailable", Code: 10015,
+	Detail: "taskd is shutting down and accepts no new tasks",
 }
 
 // createHandler serves POST /v3/apps/{guid}/tasks. Like Cloud Controller it
@@ -45,6 +53,9 @@ func createHandler(h *httpadapter.Handler, c creator) http.HandlerFunc {
 			Labels:      req.Labels,
 			Annotations: req.Annotations,
 		})
+		if errors.Is(err, errShuttingDown) {
+			err = errNotAccepting
+		}
 		if err != nil {
 			h.WriteError(w, r, err)
 			return
