@@ -59,7 +59,14 @@ func (o *LinOptions) defaults() {
 type LinReport struct {
 	Histories  int // histories checked
 	Operations int // operations recorded, in all
-	Unknown    int // operations whose outcome was unknown
+	Unknown    int
+	// Failed counts operations that returned an error matching Classify.
+	// Unknown counts those among them whose outcome the checker treated as
+	// unknown (all but reads, which change nothing).
+	Failed int
+	// Slowest is the longest any operation took; with Timeout it shows
+	// that no operation hung past its deadline.
+	Slowest time.Duration
 	// Illegal counts histories porcupine proved not linearizable.
 	Illegal int
 	// Visualization is the path of porcupine's HTML rendering of the first
@@ -202,7 +209,9 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 		app := uuid.NewString()
 		guids := make([]string, opts.Tasks)
 		for i := range guids {
-			task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "true"})
+			task, err := retry(ctx, opts, func(ctx context.Context) (*tasklife.Task, error) {
+				return svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "true"})
+			})
 			if err != nil {
 				return rep, fmt.Errorf("history %d: create: %w", h, err)
 			}
@@ -236,6 +245,7 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 					}
 					ret := clock()
 					cancel()
+					took := time.Duration(ret - call)
 					var out linOutput
 					var te *tasklife.TransitionError
 					switch {
@@ -243,9 +253,18 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 						out = linOutput{kind: outOK, state: task.State, version: task.Version}
 					case errors.As(err, &te):
 						out = linOutput{kind: outInvalid, state: te.State}
+					case opts.Classify(err) && in.event == "":
+						mu.Lock()
+						rep.Failed++
+						rep.Slowest = max(rep.Slowest, took)
+						mu.Unlock()
+						continue // a failed read tells nothing
 					case opts.Classify(err):
 						// It may take effect at any time after the call.
 						out, ret = linOutput{kind: outUnknown}, math.MaxInt64
+						mu.Lock()
+						rep.Failed++
+						mu.Unlock()
 					default:
 						mu.Lock()
 						runErr = errors.Join(runErr, fmt.Errorf("history %d: %s: %w", h, in.event, err))
@@ -257,6 +276,7 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 					if out.kind == outUnknown {
 						rep.Unknown++
 					}
+					rep.Slowest = max(rep.Slowest, took)
 					mu.Unlock()
 				}
 			})
@@ -265,6 +285,19 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 		wg.Wait()
 		if runErr != nil {
 			return rep, runErr
+		}
+		// A final read of every task, once the store answers again: every
+		// acknowledged write must be reflected in it.
+		for i, g := range guids {
+			call := clock()
+			task, err := retry(ctx, opts, func(ctx context.Context) (*tasklife.Task, error) { return store.Get(ctx, g) })
+			if err != nil {
+				return rep, fmt.Errorf("history %d: final read: %w", h, err)
+			}
+			history = append(history, porcupine.Operation{
+				ClientId: opts.Clients, Input: linInput{task: i}, Call: call,
+				Output: linOutput{kind: outOK, state: task.State, version: task.Version}, Return: clock(),
+			})
 		}
 		rep.Histories++
 		rep.Operations += len(history)
@@ -278,6 +311,21 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 		}
 	}
 	return rep, nil
+}
+
+// retry calls fn until it succeeds, fails with an error opts.Classify does
+// not accept, or a minute has passed: the store is expected back by then.
+func retry(ctx context.Context, opts LinOptions, fn func(context.Context) (*tasklife.Task, error)) (*tasklife.Task, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		opCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		task, err := fn(opCtx)
+		cancel()
+		if err == nil || !opts.Classify(err) || time.Now().After(deadline) {
+			return task, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // visualize writes porcupine's HTML for info to a temp file and returns its
