@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -194,4 +195,18 @@ func TestRootDocumentAndOtherRoutes(t *testing.T) {
 			require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 		})
 	}
+}
+
+func TestCreateDuringShutdown(t *testing.T) {
+	t.Parallel()
+	svc := tasklife.New(memstore.New())
+	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
+	require.NoError(t, e.Shutdown(context.Background()))
+	h := newHandler(svc, e, "secret", "http://taskd.test", slog.New(slog.DiscardHandler))
+	req := httptest.NewRequest("POST", "/v3/apps/app-1/tasks", strings.NewReader(`{"command":"true"}`))
+	req.Header.Set("Authorization", "bearer secret")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.JSONEq(t, `{"errors":[{"detail":"taskd is shutting down and accepts no new tasks","title":"CF-ServiceUnavailable","code":10015}]}`, rec.Body.String())
 }
