@@ -262,7 +262,7 @@ func outcome(ws syscall.WaitStatus, signaled bool) (tasklife.Event, string) {
 // describe says how a process ended, for the log.
 func describe(ws syscall.WaitStatus) string {
 	if ws.Signaled() {
-		return "killed by " + ws.Signal().String()
+		return fmt.Sprintf("killed by signal %d (%s)", ws.Signal(), ws.Signal())
 	}
 	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
