@@ -133,12 +133,17 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	writeErrorBody(w, errUnknown)
 }
 
+// isCleanPath reports whether ServeMux would route p as it is, rather than
+// redirect it to a cleaned form (its cleanPath keeps one trailing slash).
 func isCleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
 	c := path.Clean(p)
-	return c == p || (strings.HasSuffix(p, "/") && len(p) == len(c)+1 && strings.HasPrefix(p, c))
+	if p[len(p)-1] == '/' && c != "/" {
+		return len(p) == len(c)+1 && strings.HasPrefix(p, c)
+	}
+	return c == p
 }
 
 // unrouted answers a path no pattern matches for r's method: 405 with Allow

@@ -32,12 +32,12 @@ type Presenter struct {
 // decides whether the "command" key appears at all. Handler.WriteTask is the
 // same with the Handler's base URL.
 func WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
-	(&Presenter{}).WriteTask(w, r, status, t, showCommand)
+	Presenter{}.WriteTask(w, r, status, t, showCommand)
 }
 
 // WriteTask answers r with status and t in Cloud Controller's JSON;
 // showCommand decides whether the "command" key appears at all.
-func (p *Presenter) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
+func (p Presenter) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
 	buf := getBuf()
 	b := p.AppendTask(*buf, p.Base(r), t, showCommand)
 	writeJSON(w, status, b)
@@ -48,7 +48,7 @@ func (p *Presenter) WriteTask(w http.ResponseWriter, r *http.Request, status int
 // Base returns the absolute URL that links for r start with: BaseURL when
 // set, otherwise scheme and host of r (or, if trusted, of its forwarding
 // headers) followed by the prefix a http.StripPrefix removed from r's path.
-func (p *Presenter) Base(r *http.Request) string {
+func (p Presenter) Base(r *http.Request) string {
 	if p.BaseURL != "" {
 		return strings.TrimSuffix(p.BaseURL, "/")
 	}
@@ -91,7 +91,7 @@ func mountPrefix(r *http.Request) string {
 // AppendTask appends t's JSON to dst, with links under base (as returned by
 // Base), and returns the extended slice. A host encoding tasks into a larger
 // document of its own uses it.
-func (p *Presenter) AppendTask(dst []byte, base string, t *tasklife.Task, showCommand bool) []byte {
+func (p Presenter) AppendTask(dst []byte, base string, t *tasklife.Task, showCommand bool) []byte {
 	b := append(dst, `{"guid":`...)
 	b = appendString(b, t.GUID)
 	b = append(b, `,"created_at":"`...)

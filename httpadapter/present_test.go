@@ -148,7 +148,7 @@ func TestTimestampsAreUTCSeconds(t *testing.T) {
 	local := time.FixedZone("X", -7*3600)
 	task := &tasklife.Task{GUID: "g", AppGUID: "a", State: tasklife.StatePending,
 		CreatedAt: time.Date(2016, 5, 4, 10, 0, 41, 999999999, local), UpdatedAt: t0}
-	out := string((&httpadapter.Presenter{}).AppendTask(nil, "http://h", task, false))
+	out := string(httpadapter.Presenter{}.AppendTask(nil, "http://h", task, false))
 	require.Contains(t, out, `"created_at":"2016-05-04T17:00:41Z"`)
 	var v struct {
 		CreatedAt time.Time `json:"created_at"`
