@@ -214,8 +214,8 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 		log.Error("task could not be marked as running", "error", err)
 		return tasklife.EventFail, tasklife.ReasonCannotBeStarted
 	}
-	p.open()
 	log.Info("task started", "pid", p.cmd.Process.Pid)
+	p.open()
 
 	signaled := false
 	var linger time.Time // until when the group may outlive its leader

@@ -140,6 +140,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	printBanner(stdout, base, cfg)
 
+	// Signals stay caught until serve returns: a second Ctrl-C must not
+	// kill taskd halfway through stopping its tasks, and the shutdown is
+	// bounded by the grace period anyway.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
