@@ -133,10 +133,13 @@ func FuzzListQuery(f *testing.F) {
 	})
 }
 
-// FuzzJSONStrings checks the hand-written JSON string encoder: the output
-// is valid JSON and decodes to what encoding/json makes of the input.
+// FuzzJSONStrings checks the hand-written JSON string encoder on every
+// string field of a task: the output is valid JSON and each value decodes
+// to what encoding/json makes of the input (each invalid UTF-8 byte
+// becoming U+FFFD).
 func FuzzJSONStrings(f *testing.F) {
-	for _, seed := range []string{"", "a", "\"\\", "\x00\x1f", "\xff", "\u2028", "日本", "\xed\xa0\x80"} {
+	for _, seed := range []string{"", "plain", "\x00\x1f\x7f", "\"\\/", "\xff\xfe", "a\xc3", "\u2028\u2029",
+		"😀", "\r\n\t\b\f", "\xed\xa0\x80", "<&>"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -147,8 +150,12 @@ func FuzzJSONStrings(f *testing.F) {
 		var got wireTask
 		require.NoError(t, json.Unmarshal(out, &got))
 		want := jsonRoundTrip(t, s)
-		require.Equal(t, want, got.Name)
-		require.Equal(t, want, *got.Command)
-		require.Equal(t, want, got.Metadata.Annotations["k"])
+		for _, v := range []string{got.GUID, got.Name, *got.Command, *got.Result.FailureReason, got.DropletGUID,
+			got.Relationships.App.Data.GUID, got.Metadata.Labels[want], got.Metadata.Annotations["k"]} {
+			require.Equal(t, want, v)
+		}
+		if s != "" {
+			require.Equal(t, want, *got.User)
+		}
 	})
 }

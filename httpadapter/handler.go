@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -134,16 +133,29 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 }
 
 // isCleanPath reports whether ServeMux would route p as it is, rather than
-// redirect it to a cleaned form (its cleanPath keeps one trailing slash).
+// redirect it to its cleaned form: p starts with "/" and has no empty, "."
+// or ".." segment, except one trailing slash. It scans instead of calling
+// path.Clean because it runs on every request.
 func isCleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
-	c := path.Clean(p)
-	if p[len(p)-1] == '/' && c != "/" {
-		return len(p) == len(c)+1 && strings.HasPrefix(p, c)
+	for start := 1; start <= len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		switch seg := p[start:end]; {
+		case seg == "." || seg == "..":
+			return false
+		case seg == "" && end < len(p): // "//"
+			return false
+		}
+		start = end + 1
 	}
-	return c == p
+	return true
 }
 
 // unrouted answers a path no pattern matches for r's method: 405 with Allow

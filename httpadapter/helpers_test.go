@@ -83,10 +83,10 @@ func validateResponse(r *http.Request, status int, header http.Header, body []by
 	}
 	route, params, err := router.FindRoute(r)
 	if err != nil {
-		// Unrouted paths and wrong methods have no operation: their body
-		// must still be the error envelope.
-		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
-			return errors.New("no route in the document, yet status is not 404 or 405")
+		// Unrouted paths, wrong methods and host routes have no operation:
+		// all they may answer is an error, in the envelope.
+		if status < 400 {
+			return errors.New("no route in the document, yet status is not an error")
 		}
 		doc, _ := spec()
 		var v any

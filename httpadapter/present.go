@@ -147,10 +147,29 @@ func (p Presenter) AppendTask(dst []byte, base string, t *tasklife.Task, showCom
 	return append(b, "}}"...)
 }
 
-// timeLayout is Cloud Controller's timestamp: UTC, whole seconds, "Z".
-const timeLayout = "2006-01-02T15:04:05Z"
+// appendTime appends Cloud Controller's timestamp, 2016-05-04T17:00:41Z:
+// UTC, whole seconds (truncated), "Z". It is time.Format's
+// "2006-01-02T15:04:05Z" without the layout parsing, which cost a sixth of
+// the cancel route.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05Z")
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append2(b, int(month), '-')
+	b = append2(b, day, 'T')
+	b = append2(b, hour, ':')
+	b = append2(b, minute, ':')
+	return append2(b, sec, 'Z')
+}
 
-func appendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, timeLayout) }
+// append2 appends n as two digits, then sep.
+func append2(b []byte, n int, sep byte) []byte {
+	return append(b, byte('0'+n/10), byte('0'+n%10), sep)
+}
 
 // appendLink appends the JSON string base+path+escaped(id)+suffix.
 func appendLink(b []byte, base, path, id, suffix string) []byte {

@@ -97,33 +97,6 @@ func TestTaskJSONFields(t *testing.T) {
 	}
 }
 
-// TestPresenterStrings checks the hand-written string escaping against
-// encoding/json on hard inputs: every decoded value equals what went in
-// (each invalid UTF-8 byte becoming U+FFFD, as encoding/json does).
-func TestPresenterStrings(t *testing.T) {
-	t.Parallel()
-	inputs := []string{"", "plain", "\x00\x1f\x7f", "\"\\/", "\xff\xfe", "a\xc3", "\u2028\u2029", "😀", "\r\n\t\b\f"}
-	for _, in := range inputs {
-		requireRoundTrip(t, in)
-	}
-}
-
-func requireRoundTrip(t testing.TB, in string) {
-	t.Helper()
-	task := &tasklife.Task{GUID: "g", AppGUID: "a", Name: in, Command: in, State: tasklife.StateFailed,
-		FailureReason: in, Labels: map[string]string{"k": in}, CreatedAt: t0, UpdatedAt: t0}
-	p := httpadapter.Presenter{BaseURL: "http://h"}
-	out := p.AppendTask(nil, "http://h", task, true)
-	require.True(t, json.Valid(out), "%q -> %s", in, out)
-	var got wireTask
-	require.NoError(t, json.Unmarshal(out, &got))
-	want := jsonRoundTrip(t, in)
-	require.Equal(t, want, got.Name)
-	require.Equal(t, want, *got.Command)
-	require.Equal(t, want, *got.Result.FailureReason)
-	require.Equal(t, want, got.Metadata.Labels["k"])
-}
-
 // jsonRoundTrip is what encoding/json makes of s: marshal, then unmarshal.
 func jsonRoundTrip(t testing.TB, s string) string {
 	b, err := json.Marshal(s)

@@ -242,7 +242,7 @@ func TestPanicOverRealServerKeepsServing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, panicky{all, httpadapter.PermReadTask}, httpadapter.WithLogger(slog.New(slog.DiscardHandler)))
 	task := b.create(t, "app", tasklife.StateRunning)
-	srv := httptest.NewServer(b.handler)
+	srv := httptest.NewServer(b.validate)
 	defer srv.Close()
 	for range 3 {
 		req, err := http.NewRequest(http.MethodGet, srv.URL+"/v3/tasks/"+task.GUID, nil)
@@ -274,7 +274,7 @@ func TestParallelCancels(t *testing.T) {
 			if i%2 == 1 {
 				path, method = "/v3/tasks/"+task.GUID+"/cancel", http.MethodPut
 			}
-			results[i] = serve(b.handler, method, path, "good")
+			results[i] = serve(b.validate, method, path, "good")
 		})
 	}
 	close(start)
@@ -328,7 +328,7 @@ func TestWriteError(t *testing.T) {
 			h.WriteError(w, httptest.NewRequest(http.MethodGet, "/v3/x", nil), tt.err)
 			require.Equal(t, tt.status, w.Code)
 			require.Equal(t, tt.body, w.Body.String())
-			require.Equal(t, "application/json", w.Header().Get("Content-Type"))
+			require.NoError(t, validateResponse(httptest.NewRequest(http.MethodGet, "/unrouted", nil), w.Code, w.Header(), w.Body.Bytes()))
 			require.Equal(t, tt.logged, strings.Contains(logs.String(), tt.err.Error()))
 		})
 	}
