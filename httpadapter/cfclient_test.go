@@ -44,16 +44,10 @@ type cfTask struct {
 	Result                       struct {
 		FailureReason *string `json:"failure_reason"`
 	} `json:"result"`
-	DropletGUID   string `json:"droplet_guid"`
-	Relationships struct {
-		App struct {
-			Data struct {
-				GUID string `json:"guid"`
-			} `json:"data"`
-		} `json:"app"`
-	} `json:"relationships"`
-	Links    map[string]cfLink `json:"links"`
-	Metadata struct {
+	DropletGUID   string            `json:"droplet_guid"`
+	Relationships wireRelationships `json:"relationships"`
+	Links         map[string]cfLink `json:"links"`
+	Metadata      struct {
 		Labels      map[string]*string `json:"labels"`
 		Annotations map[string]*string `json:"annotations"`
 	} `json:"metadata"`

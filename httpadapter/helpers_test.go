@@ -229,19 +229,22 @@ type wireTask struct {
 	Result       struct {
 		FailureReason *string `json:"failure_reason"`
 	} `json:"result"`
-	DropletGUID   string `json:"droplet_guid"`
-	Relationships struct {
-		App struct {
-			Data struct {
-				GUID string `json:"guid"`
-			} `json:"data"`
-		} `json:"app"`
-	} `json:"relationships"`
-	Metadata struct {
+	DropletGUID   string            `json:"droplet_guid"`
+	Relationships wireRelationships `json:"relationships"`
+	Metadata      struct {
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Links wireLinks `json:"links"`
+}
+
+// wireRelationships is {"app": {"data": {"guid": ...}}}.
+type wireRelationships struct {
+	App struct {
+		Data struct {
+			GUID string `json:"guid"`
+		} `json:"data"`
+	} `json:"app"`
 }
 
 type wireLinks struct {
