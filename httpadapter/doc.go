@@ -79,5 +79,6 @@
 // implements ListScoper can narrow list queries to what a principal may see.
 //
 // The OpenAPI 3 document for these routes is openapi.yaml in this
-// directory; the tests check every response they produce against it.
+// directory, also served by OpenAPIDocument; the tests check every response
+// they produce against it.
 package httpadapter

@@ -32,7 +32,7 @@ var t0 = time.Date(2016, 5, 4, 17, 0, 41, 123456000, time.UTC)
 // spec is openapi.yaml, loaded and checked once for all tests.
 var spec = sync.OnceValues(func() (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("openapi.yaml")
+	doc, err := loader.LoadFromData(httpadapter.OpenAPIDocument())
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -106,11 +107,15 @@ func parseListQuery(raw string, perApp bool) (listRequest, *Error) {
 		}
 		q.PerPage = n
 	}
-	if v, ok := last("order_by"); ok {
-		field := strings.TrimPrefix(strings.TrimPrefix(v, "+"), "-")
+	// An empty order_by is CC's "not present": the default order.
+	if v, ok := last("order_by"); ok && v != "" {
+		field, desc := v, false
+		if field != "" && (field[0] == '+' || field[0] == '-') {
+			field, desc = field[1:], field[0] == '-'
+		}
 		switch tasklife.OrderBy(field) {
 		case tasklife.OrderByCreatedAt, tasklife.OrderByUpdatedAt:
-			q.OrderBy, q.Descending = tasklife.OrderBy(field), strings.HasPrefix(v, "-")
+			q.OrderBy, q.Descending = tasklife.OrderBy(field), desc
 			lr.filters.Set("order_by", v)
 		default:
 			problems = append(problems, "Order by can only be: 'created_at', 'updated_at'")
@@ -181,6 +186,9 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 		return
 	}
 
+	// A ListScoper may have cleared these; the Service then used defaults.
+	lr.q.Page = cmp.Or(max(lr.q.Page, 0), 1)
+	lr.q.PerPage = cmp.Or(max(lr.q.PerPage, 0), tasklife.DefaultPerPage)
 	base := h.presenter.Base(r)
 	listPath := "/v3/tasks"
 	if perApp {

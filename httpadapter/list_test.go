@@ -143,6 +143,7 @@ func TestListOrderByUpdatedAt(t *testing.T) {
 	require.NoError(t, err)
 	for query, want := range map[string][]string{
 		"":                       {a.GUID, c.GUID},
+		"order_by=":              {a.GUID, c.GUID},
 		"order_by=created_at":    {a.GUID, c.GUID},
 		"order_by=-created_at":   {c.GUID, a.GUID},
 		"order_by=updated_at":    {c.GUID, a.GUID},
@@ -229,6 +230,7 @@ func TestListQueryErrors(t *testing.T) {
 		{"/v3/apps/a/tasks?sequence_ids=1,x", "Sequence ids must be integers"},
 		{"/v3/tasks?order_by=name", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?order_by=--created_at", "Order by can only be: 'created_at', 'updated_at'"},
+		{"/v3/tasks?order_by=%2B-created_at", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?a=%zz", "The query string is malformed"},
 		{"/v3/tasks?foo=1&page=0&per_page=9999", "Unknown query parameter(s): 'foo'. " + validAll +
 			", Page must be a positive integer, Per page must be between 1 and 5000"},
