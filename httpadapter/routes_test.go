@@ -361,3 +361,73 @@ func TestSpecCatchesDrift(t *testing.T) {
 	require.Error(t, validateResponse(unrouted, 404, header, []byte(`404 page not found`)))
 	require.Error(t, validateResponse(unrouted, 200, header, []byte(bodyUnknownRequest)))
 }
+
+// failingHook returns err from the hook named by where (0: Authenticate).
+type failingHook struct {
+	grants
+	where httpadapter.Permission
+	err   error
+}
+
+func (f failingHook) Authenticate(r *http.Request) (httpadapter.Principal, error) {
+	if f.where == 0 {
+		return nil, f.err
+	}
+	return f.grants.Authenticate(r)
+}
+
+func (f failingHook) Authorize(ctx context.Context, p httpadapter.Principal, perm httpadapter.Permission, t *tasklife.Task) (bool, error) {
+	if perm == f.where {
+		return false, f.err
+	}
+	return f.grants.Authorize(ctx, p, perm, t)
+}
+
+// TestHookErrors: a hook that fails (its identity provider is down, say)
+// is answered through WriteError, and nothing changes.
+func TestHookErrors(t *testing.T) {
+	t.Parallel()
+	idpDown := &httpadapter.Error{Status: 503, Title: "CF-ServiceUnavailable", Code: 10015, Detail: "UAA is unavailable"}
+	perms := []httpadapter.Permission{0, httpadapter.PermRead, httpadapter.PermWrite, httpadapter.PermReadTask, httpadapter.PermCancelTask, httpadapter.PermReadSecrets}
+	for _, where := range perms {
+		for _, hookErr := range []error{idpDown, errors.New("ldap: connection reset")} {
+			t.Run(fmt.Sprint(where, " ", hookErr), func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, failingHook{all, where, hookErr}, httpadapter.WithLogger(slog.New(slog.DiscardHandler)))
+				task := b.create(t, "app", tasklife.StateRunning)
+				before := b.snapshot(t)
+				want := response{503, nil, envelope("UAA is unavailable", "CF-ServiceUnavailable", 10015)}
+				if hookErr != idpDown {
+					want = response{500, nil, bodyUnknownError}
+				}
+				reached := 0
+				for _, req := range []struct{ method, path string }{
+					{"GET", "/v3/tasks/" + task.GUID}, {"POST", "/v3/tasks/" + task.GUID + "/actions/cancel"},
+					{"GET", "/v3/tasks"}, {"GET", "/v3/apps/app/tasks"},
+				} {
+					res := strip(b.do(t, req.method, req.path, "good"))
+					if res.status >= 500 {
+						require.Equal(t, want, res, req.path)
+						reached++
+					}
+				}
+				require.NotZero(t, reached, "no request asked the failing hook")
+				if where != httpadapter.PermRead && where != httpadapter.PermReadSecrets {
+					require.Equal(t, before, b.snapshot(t))
+				}
+			})
+		}
+	}
+}
+
+// TestAbortHandlerPanicPassesThrough: http.ErrAbortHandler is how a
+// handler asks net/http to drop the connection; the adapter must not turn
+// it into a 500.
+func TestAbortHandlerPanicPassesThrough(t *testing.T) {
+	t.Parallel()
+	b := setup(t, all)
+	b.handler.Handle("GET /abort", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+	require.PanicsWithValue(t, http.ErrAbortHandler, func() {
+		b.handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
+	})
+}
