@@ -268,11 +268,10 @@ func TestListAuth(t *testing.T) {
 	}
 }
 
-// hiding sees only app-a's tasks, and scopes lists to app-a when scope is
-// set.
+// hiding lets the principal see only app-a's tasks; scopingHiding also
+// narrows lists to app-a before they reach the store.
 type hiding struct {
 	grants
-	scope bool
 }
 
 func (h hiding) Authorize(ctx context.Context, p httpadapter.Principal, perm httpadapter.Permission, t *tasklife.Task) (bool, error) {
@@ -296,7 +295,7 @@ func TestListHidesUnreadableTasks(t *testing.T) {
 	t.Parallel()
 	t.Run("without ListScoper the page is filtered", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, hiding{grants: all})
+		b := setup(t, hiding{all})
 		listFixture(t, b)
 		var got wireList
 		res := b.do(t, http.MethodGet, "/v3/tasks", "good")
@@ -308,7 +307,7 @@ func TestListHidesUnreadableTasks(t *testing.T) {
 	})
 	t.Run("with ListScoper the totals are right too", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, scopingHiding{hiding{grants: all}})
+		b := setup(t, scopingHiding{hiding{all}})
 		listFixture(t, b)
 		var got wireList
 		res := b.do(t, http.MethodGet, "/v3/tasks?per_page=2", "good")
