@@ -1,0 +1,292 @@
+package pgstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/pgstore"
+	"github.com/tasklife/tasklife/pgstore/pgtest"
+)
+
+// inbox collects what a listener hands over.
+type inbox struct {
+	mu   sync.Mutex
+	got  []pgstore.Notification
+	errs []error
+}
+
+func (b *inbox) handle(_ context.Context, n pgstore.Notification) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.got = append(b.got, n)
+}
+
+func (b *inbox) onError(_ context.Context, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errs = append(b.errs, err)
+}
+
+// waitFor polls until the inbox holds a notification matching want.
+func (b *inbox) waitFor(t *testing.T, want func(pgstore.Notification) bool) pgstore.Notification {
+	t.Helper()
+	var found pgstore.Notification
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, n := range b.got {
+			if want(n) {
+				found = n
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond)
+	return found
+}
+
+func (b *inbox) count(want func(pgstore.Notification) bool) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, x := range b.got {
+		if want(x) {
+			n++
+		}
+	}
+	return n
+}
+
+type listenBundle struct {
+	ctx     context.Context
+	a, b    *pgstore.Store // two instances on one schema
+	svcA    *tasklife.Service
+	inbox   *inbox
+	app     string
+	appName string // the listener connection's application_name
+	admin   *pgxpool.Pool
+	stop    func() error
+}
+
+// setupListen starts a listener on instance b of a store that instance a
+// shares, and stops it when the test ends.
+func setupListen(t *testing.T, interval time.Duration, before func(*listenBundle)) *listenBundle {
+	t.Helper()
+	a := pgtest.Store(t)
+	poolB := pgtest.Pool(t)
+	b, err := pgstore.New(poolB, pgstore.WithSchema(a.Schema()))
+	require.NoError(t, err)
+	lb := &listenBundle{ctx: context.Background(), a: a, b: b, svcA: tasklife.New(a), inbox: &inbox{},
+		app: uuid.NewString(), appName: "tasklife-listener-" + uuid.NewString()[:8], admin: pgtest.Pool(t)}
+	if before != nil {
+		before(lb)
+	}
+	ctx, cancel := context.WithCancel(lb.ctx)
+	done := make(chan error, 1)
+	connCfg := poolB.Config().ConnConfig
+	connCfg.RuntimeParams["application_name"] = lb.appName
+	go func() {
+		done <- b.Listen(ctx, pgstore.ListenOptions{
+			Handle:            lb.inbox.handle,
+			OnError:           lb.inbox.onError,
+			ReconcileInterval: interval,
+			Connect:           func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, connCfg) },
+		})
+	}()
+	var once sync.Once
+	var stopErr error
+	lb.stop = func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { _ = lb.stop() })
+	// Listening has begun once the listener's connection shows up LISTENing.
+	require.Eventually(t, func() bool { return lb.listenerPID() != 0 }, 10*time.Second, 5*time.Millisecond)
+	return lb
+}
+
+// listenerPID returns the backend pid of the listener's connection once it
+// is idle after LISTEN (and maybe a reconciliation), and 0 before.
+func (lb *listenBundle) listenerPID() int {
+	var pid int
+	err := lb.admin.QueryRow(lb.ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+		WHERE application_name = $1 AND state = 'idle' AND query <> ''`, lb.appName).Scan(&pid)
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+func (lb *listenBundle) running(t *testing.T) *tasklife.Task {
+	t.Helper()
+	return lb.runningIn(t, lb.app)
+}
+
+func (lb *listenBundle) runningIn(t *testing.T, app string) *tasklife.Task {
+	t.Helper()
+	task, err := lb.svcA.Create(lb.ctx, tasklife.NewTask{AppGUID: app, Command: "sleep 1"})
+	require.NoError(t, err)
+	task, err = lb.svcA.Start(lb.ctx, task.GUID)
+	require.NoError(t, err)
+	return task
+}
+
+func canceling(guid string) func(pgstore.Notification) bool {
+	return func(n pgstore.Notification) bool { return n.GUID == guid && n.To == tasklife.StateCanceling }
+}
+
+// TestListenAcrossInstances: a cancel committed through one instance reaches
+// a listener on another, with the whole change; a no-op publishes nothing.
+func TestListenAcrossInstances(t *testing.T) {
+	t.Parallel()
+	lb := setupListen(t, time.Hour, nil)
+	task := lb.running(t)
+	_, err := lb.svcA.Cancel(lb.ctx, task.GUID)
+	require.NoError(t, err)
+	_, err = lb.svcA.Cancel(lb.ctx, task.GUID) // no-op
+	require.NoError(t, err)
+	_, err = lb.svcA.Canceled(lb.ctx, task.GUID)
+	require.NoError(t, err)
+
+	n := lb.inbox.waitFor(t, canceling(task.GUID))
+	require.Equal(t, pgstore.Notification{GUID: task.GUID, AppGUID: lb.app, Event: tasklife.EventCancel,
+		From: tasklife.StateRunning, To: tasklife.StateCanceling, Version: task.Version + 1}, n)
+	lb.inbox.waitFor(t, func(n pgstore.Notification) bool { return n.GUID == task.GUID && n.Event == tasklife.EventCanceled })
+	require.Equal(t, 1, lb.inbox.count(canceling(task.GUID)), "the no-op cancel published nothing")
+	require.ErrorIs(t, lb.stop(), context.Canceled)
+}
+
+// TestListenReconciles: tasks already CANCELING when the listener starts,
+// and on every interval, are handed over without any notification.
+func TestListenReconciles(t *testing.T) {
+	t.Parallel()
+	var before *tasklife.Task
+	lb := setupListen(t, 50*time.Millisecond, func(lb *listenBundle) {
+		before = lb.running(t)
+		_, err := lb.svcA.Cancel(lb.ctx, before.GUID)
+		require.NoError(t, err)
+	})
+	n := lb.inbox.waitFor(t, canceling(before.GUID))
+	require.True(t, n.Reconciled)
+	require.Equal(t, before.Version+1, n.Version)
+	// Later intervals repeat it, which is what covers a lost notification.
+	require.Eventually(t, func() bool { return lb.inbox.count(canceling(before.GUID)) >= 3 }, 10*time.Second, 5*time.Millisecond)
+}
+
+// TestListenReconnects kills the listener's connection: the listener
+// reports it, reconnects, reconciles what it may have missed, and keeps
+// delivering notifications.
+func TestListenReconnects(t *testing.T) {
+	t.Parallel()
+	lb := setupListen(t, time.Hour, nil)
+	pid := lb.listenerPID()
+	var killed bool
+	require.NoError(t, lb.admin.QueryRow(lb.ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&killed))
+	require.True(t, killed)
+
+	// Canceled while the listener may be down: reconciliation finds it.
+	missed := lb.running(t)
+	_, err := lb.svcA.Cancel(lb.ctx, missed.GUID)
+	require.NoError(t, err)
+	lb.inbox.waitFor(t, canceling(missed.GUID))
+
+	require.Eventually(t, func() bool { p := lb.listenerPID(); return p != 0 && p != pid }, 10*time.Second, 5*time.Millisecond)
+	after := lb.running(t)
+	_, err = lb.svcA.Cancel(lb.ctx, after.GUID)
+	require.NoError(t, err)
+	n := lb.inbox.waitFor(t, canceling(after.GUID))
+	require.False(t, n.Reconciled, "delivered by notification on the new connection")
+
+	lb.inbox.mu.Lock()
+	errs := lb.inbox.errs
+	lb.inbox.mu.Unlock()
+	require.NotEmpty(t, errs)
+	require.ErrorIs(t, errs[0], tasklife.ErrUnavailable, "the lost connection is reported as such: %v", errs[0])
+}
+
+// TestTxVariant: operations in a host's transaction become visible, publish
+// and show up in Changes only with the host's commit; a rollback leaves no
+// trace at all.
+func TestTxVariant(t *testing.T) {
+	t.Parallel()
+	for _, commit := range []bool{false, true} {
+		name := map[bool]string{false: "rollback", true: "commit"}[commit]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			lb := setupListen(t, time.Hour, nil)
+			pool := lb.admin
+			store, err := pgstore.New(pool, pgstore.WithSchema(lb.a.Schema()))
+			require.NoError(t, err)
+			existing := lb.running(t)
+
+			tx, err := pool.Begin(lb.ctx)
+			require.NoError(t, err)
+			txStore := store.WithTx(tx)
+			txSvc := tasklife.New(txStore)
+			created, err := txSvc.Create(lb.ctx, tasklife.NewTask{AppGUID: lb.app, Command: "true"})
+			require.NoError(t, err)
+			_, err = txSvc.Cancel(lb.ctx, created.GUID)
+			require.NoError(t, err)
+			canceled, err := txSvc.Cancel(lb.ctx, existing.GUID)
+			require.NoError(t, err)
+			_, err = txSvc.Cancel(lb.ctx, existing.GUID) // no-op: no change recorded
+			require.NoError(t, err)
+
+			// Outside the transaction nothing has happened yet.
+			_, err = lb.svcA.Get(lb.ctx, created.GUID)
+			require.ErrorIs(t, err, tasklife.ErrNotFound)
+			got, err := lb.svcA.Get(lb.ctx, existing.GUID)
+			require.NoError(t, err)
+			require.Equal(t, tasklife.StateRunning, got.State)
+
+			changes := txStore.Changes()
+			require.Len(t, changes, 2)
+			require.Equal(t, tasklife.Change{Task: canceled, From: tasklife.StateRunning, To: tasklife.StateCanceling, Event: tasklife.EventCancel}, changes[1])
+
+			// A marker committed after the transaction ends: once the
+			// listener has it, it would have had the transaction's too. It
+			// is in another app: the transaction holds lb.app's sequence.
+			marker := lb.runningIn(t, uuid.NewString())
+			if commit {
+				require.NoError(t, tx.Commit(lb.ctx))
+			} else {
+				require.NoError(t, tx.Rollback(lb.ctx))
+			}
+			_, err = lb.svcA.Cancel(lb.ctx, marker.GUID)
+			require.NoError(t, err)
+			lb.inbox.waitFor(t, canceling(marker.GUID))
+
+			if commit {
+				require.Equal(t, 1, lb.inbox.count(canceling(existing.GUID)))
+				require.Equal(t, 1, lb.inbox.count(canceling(created.GUID)))
+				got, err := lb.svcA.Get(lb.ctx, existing.GUID)
+				require.NoError(t, err)
+				require.Equal(t, canceled, got)
+				return
+			}
+			require.Zero(t, lb.inbox.count(canceling(existing.GUID)), "a rolled-back cancel never notifies")
+			require.Zero(t, lb.inbox.count(canceling(created.GUID)))
+			_, err = lb.svcA.Get(lb.ctx, created.GUID)
+			require.ErrorIs(t, err, tasklife.ErrNotFound)
+			got, err = lb.svcA.Get(lb.ctx, existing.GUID)
+			require.NoError(t, err)
+			require.Equal(t, existing, got)
+			// The rolled-back create gave its sequence id back.
+			next, err := lb.svcA.Create(lb.ctx, tasklife.NewTask{AppGUID: lb.app, Command: "true"})
+			require.NoError(t, err)
+			require.Equal(t, existing.SequenceID+1, next.SequenceID)
+		})
+	}
+}
+
