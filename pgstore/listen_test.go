@@ -289,4 +289,3 @@ func TestTxVariant(t *testing.T) {
 		})
 	}
 }
-
