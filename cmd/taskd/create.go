@@ -138,6 +138,13 @@ func decodeMetadata(v json.RawMessage, req *createRequest) error {
 	if len(unknown) > 0 {
 		return unknownFields(" in metadata", unknown)
 	}
+	for k := range req.Annotations {
+		if strings.HasPrefix(k, reservedPrefix) {
+			// taskd's own annotations say which instance runs the task;
+			// a client that could set them could hand it to another.
+			return httpadapter.UnprocessableEntity(fmt.Sprintf("Metadata annotations key error: prefix '%s' is reserved", strings.TrimSuffix(reservedPrefix, "/")))
+		}
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -36,15 +37,33 @@ const outputDrain = 250 * time.Millisecond
 // are logged in pieces.
 const maxLogLine = 16 << 10
 
+// ownerKey is the annotation that names the taskd instance running a task,
+// on a store shared by several. Clients may not set it.
+const ownerKey = "taskd.tasklife.dev/instance"
+
+// reservedPrefix is the annotation key prefix taskd keeps for itself.
+const reservedPrefix = "taskd.tasklife.dev/"
+
 // executor runs each task's command with /bin/sh -c in a process group of
 // its own and drives the task through its lifecycle. It learns of cancels
-// through the Service's observer hook, as any host's executor would.
+// through the Service's observer hook, as any host's executor would, and,
+// on a shared store, through Stop.
 type executor struct {
 	shell      string // runs the gate script; /bin/sh unless a test breaks it
 	svc        *tasklife.Service
 	log        *slog.Logger
 	grace      time.Duration
 	maxRunning int
+
+	// owner, when set, is written into each new task's ownerKey annotation.
+	owner string
+	// state, when set, records each running task's process group, so that
+	// a restart after a crash can kill what is left of it.
+	state *stateDir
+	// keepPending leaves queued tasks PENDING at shutdown, for the next
+	// start of this instance to run, instead of canceling them: on a
+	// durable store they were accepted and must not be lost.
+	keepPending bool
 
 	// createMu makes create-and-enqueue one step, so the queue is in
 	// creation order.
@@ -101,7 +120,7 @@ func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.T
 	if e.isClosed() {
 		return nil, errShuttingDown
 	}
-	t, err := e.svc.Create(ctx, nt)
+	t, err := e.svc.Create(ctx, e.withOwner(nt))
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +129,33 @@ func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.T
 	e.queue = append(e.queue, t.Clone())
 	e.dispatchLocked()
 	return t, nil
+}
+
+// withOwner returns nt with this instance named as its owner, if it has a
+// name, replacing any owner the caller gave.
+func (e *executor) withOwner(nt tasklife.NewTask) tasklife.NewTask {
+	if e.owner == "" {
+		return nt
+	}
+	a := make(map[string]string, len(nt.Annotations)+1)
+	maps.Copy(a, nt.Annotations)
+	a[ownerKey] = e.owner
+	nt.Annotations = a
+	return nt
+}
+
+// Enqueue queues tasks that are already stored as PENDING, in the order
+// given, behind those queued before: the tasks this instance accepted before
+// it last stopped.
+func (e *executor) Enqueue(tasks []*tasklife.Task) {
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range tasks {
+		e.queue = append(e.queue, t.Clone())
+	}
+	e.dispatchLocked()
 }
 
 func (e *executor) isClosed() bool {
@@ -121,10 +167,17 @@ func (e *executor) isClosed() bool {
 // observe is the Service observer. It runs in the goroutine that committed
 // the change, so it only hands work on.
 func (e *executor) observe(_ context.Context, c tasklife.Change) {
-	if c.To != tasklife.StateCanceling {
-		return
+	if c.To == tasklife.StateCanceling {
+		e.Stop(c.Task.GUID)
 	}
-	guid := c.Task.GUID
+}
+
+// Stop makes a task that is now CANCELING stop: a running one gets its
+// process group signalled, a queued one leaves the queue unstarted. It is
+// idempotent, never blocks, and does nothing for a task this executor does
+// not hold, so it may be called for every cancel anyone made: the local
+// observer and the database listener both call it.
+func (e *executor) Stop(guid string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r := e.runs[guid]; r != nil {
@@ -191,7 +244,7 @@ func (e *executor) run(r *run) {
 func (e *executor) execute(r *run) (tasklife.Event, string) {
 	t := r.task
 	log := e.log.With("task_guid", t.GUID, "task_name", t.Name)
-	p, err := startProcess(e.shell, t.Command, log)
+	p, err := startProcess(e.shell, t.GUID, t.Command, log)
 	if err != nil {
 		log.Error("task could not be started", "error", err)
 		return tasklife.EventFail, tasklife.ReasonCannotBeStarted
@@ -199,6 +252,17 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 	r.mu.Lock()
 	r.proc = p
 	r.mu.Unlock()
+	if e.state != nil {
+		// Before the gate opens: until then the group is one shell that
+		// Pdeathsig kills with taskd, afterwards only the record finds
+		// what it may have started.
+		if err := e.state.add(t.GUID, p.cmd.Process.Pid); err != nil {
+			p.finish(log, time.Time{})
+			log.Error("task's process could not be recorded; not running it", "error", err)
+			return tasklife.EventFail, tasklife.ReasonCannotBeStarted
+		}
+		defer e.state.remove(t.GUID, log) // after finish: nothing of it is left
+	}
 
 	if _, err := e.svc.Start(context.Background(), t.GUID); err != nil {
 		// The gate is still shut: the command has not run, and never will.
@@ -278,15 +342,21 @@ func (e *executor) report(guid string, ev tasklife.Event, reason string) {
 	e.log.Info("task ended", "task_guid", guid, "task_name", t.Name, "state", string(t.State), "failure_reason", t.FailureReason)
 }
 
-// Shutdown refuses new tasks, cancels every queued and running task through
-// the Service (so each ends FAILED "task was cancelled", or SUCCEEDED if it
-// finished first) and waits for them. When ctx ends first it kills what is
+// Shutdown refuses new tasks, cancels every running task, and every queued
+// one unless keepPending, through the Service (so each ends FAILED "task was
+// cancelled", or SUCCEEDED if it finished first) and waits for them. When ctx ends first it kills what is
 // left and returns ctx's error.
 func (e *executor) Shutdown(ctx context.Context) error {
 	e.createMu.Lock()
 	e.mu.Lock()
 	e.closed = true
 	var guids []string
+	if e.keepPending {
+		if len(e.queue) > 0 {
+			e.log.Info("leaving queued tasks PENDING for the next start of this instance", "tasks", len(e.queue))
+		}
+		e.queue = nil
+	}
 	for _, t := range e.queue {
 		guids = append(guids, t.GUID)
 	}
@@ -299,8 +369,13 @@ func (e *executor) Shutdown(ctx context.Context) error {
 	for _, guid := range guids {
 		// The observer does the rest. A task that ended meanwhile refuses
 		// the cancel, which is fine.
-		if _, err := e.svc.Cancel(ctx, guid); err != nil && !errors.Is(err, tasklife.ErrInvalidTransition) {
-			e.log.Error("task could not be canceled", "task_guid", guid, "error", err)
+		_, err := e.svc.Cancel(ctx, guid)
+		if err != nil && !errors.Is(err, tasklife.ErrInvalidTransition) {
+			// Stop it all the same: a store that is down must not keep
+			// taskd from exiting. The task stays as the store last saw
+			// it, and a restart reconciles it.
+			e.log.Error("task could not be canceled; stopping it anyway", "task_guid", guid, "error", err)
+			e.Stop(guid)
 		}
 	}
 	e.mu.Lock()
@@ -337,7 +412,7 @@ type process struct {
 
 // startProcess starts command with shell in a new process group, held at
 // the gate. Each line it writes is logged with log.
-func startProcess(shell, command string, log *slog.Logger) (*process, error) {
+func startProcess(shell, guid, command string, log *slog.Logger) (*process, error) {
 	var (
 		parent []*os.File // ours: closed on failure
 		child  []*os.File // the child's: always closed here once started
@@ -370,7 +445,7 @@ func startProcess(shell, command string, log *slog.Logger) (*process, error) {
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Env = taskEnv()
+	cmd.Env = taskEnv(guid)
 	if err := cmd.Start(); err != nil {
 		closeAll(parent)
 		return nil, err
@@ -385,11 +460,14 @@ func startProcess(shell, command string, log *slog.Logger) (*process, error) {
 	return p, nil
 }
 
-// taskEnv is taskd's environment without its bearer token.
-func taskEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, tokenEnv+"=")
+// taskEnv is taskd's environment without its secrets (the bearer token and
+// the database URL, which may hold a password), plus the task's guid.
+func taskEnv(guid string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv
 	})
+	return append(env, taskGUIDEnv+"="+guid)
 }
 
 // signal sends sig to the whole process group, unless it is gone.

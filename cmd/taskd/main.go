@@ -1,7 +1,7 @@
 // Command taskd is a task service you can run: it serves the Cloud Foundry
-// v3 tasks API on the in-memory store, really runs each task's command with
-// /bin/sh -c in a process group of its own, and really stops it on cancel
-// (SIGTERM to the group, SIGKILL after a grace period).
+// v3 tasks API, really runs each task's command with /bin/sh -c in a process
+// group of its own, and really stops it on cancel (SIGTERM to the group,
+// SIGKILL after a grace period).
 //
 //	go run ./cmd/taskd
 //	curl -X POST -H "Authorization: bearer $TOKEN" -d '{"command":"sleep 60"}' http://127.0.0.1:8080/v3/apps/demo/tasks
@@ -11,7 +11,16 @@
 // token comes from TASKD_TOKEN, or is generated when that is unset; taskd
 // refuses to listen beyond loopback without TASKD_TOKEN. Each line a task
 // writes is logged with the task's guid and name. SIGINT or SIGTERM cancels
-// every task and exits once they have stopped.
+// every running task and exits once they have stopped.
+//
+// Tasks live in memory unless -database-url (or DATABASE_URL) names a
+// PostgreSQL database. Then they survive a restart, and several taskd
+// instances may share the database: each runs the tasks created through it,
+// and a cancel sent to any instance stops the task wherever it runs. An
+// instance that was killed finds, when it starts again, what was left of its
+// tasks' processes (recorded in its -state-dir) and kills it, marks the tasks
+// that were running FAILED "Unable to determine completion status", and runs
+// the tasks it had accepted but not started.
 package main
 
 import (
@@ -27,18 +36,31 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/memstore"
+	"github.com/tasklife/tasklife/pgstore"
 )
 
-// tokenEnv names the environment variable that holds the bearer token.
-const tokenEnv = "TASKD_TOKEN"
+// Environment variables taskd reads.
+const (
+	tokenEnv       = "TASKD_TOKEN"    // the bearer token
+	databaseURLEnv = "DATABASE_URL"   // -database-url's default
+	instanceEnv    = "TASKD_INSTANCE" // -instance's default
+)
+
+// maxInstanceBytes bounds an instance name, which every task it creates
+// carries in an annotation.
+const maxInstanceBytes = 253
 
 // shutdownSlack is what a shutdown may take beyond the cancel grace period:
 // the issue promises an exit within grace plus one second.
@@ -59,6 +81,12 @@ type config struct {
 	baseURL    string
 	token      string
 	generated  bool // the token was generated, not given
+
+	databaseURL    string // "": the in-memory store
+	databaseSchema string
+	instance       string // names this instance's tasks; set with a database
+	stateDir       string // "": no process records
+	reconcile      time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -69,6 +97,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.baseURL, "base-url", "", "absolute `URL` clients reach taskd at, for links in responses (default: the listen address; on every interface: the request's Host)")
 	fs.DurationVar(&c.grace, "cancel-grace", 10*time.Second, "how long a canceled task has between SIGTERM and SIGKILL")
 	fs.IntVar(&c.maxRunning, "max-running", 4*runtime.NumCPU(), "how many tasks may run at once; the rest wait, PENDING, in creation order")
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL `URL` to keep tasks in (default $"+databaseURLEnv+"); without one, tasks live in memory")
+	fs.StringVar(&c.databaseSchema, "database-schema", pgstore.DefaultSchema, "PostgreSQL `schema` for taskd's tables; instances that share tasks share it")
+	fs.StringVar(&c.instance, "instance", "", "`name` of this instance among those sharing the database, the same across its restarts (default $"+instanceEnv+", else host name:state directory)")
+	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
+	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s, or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
@@ -85,6 +118,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if c.maxRunning < 1 {
 		return nil, errors.New("-max-running must be at least 1")
 	}
+	if c.reconcile <= 0 {
+		return nil, errors.New("-reconcile-interval must be positive")
+	}
+	if err := c.storeDefaults(getenv); err != nil {
+		return nil, err
+	}
 	c.token = getenv(tokenEnv)
 	if c.token == "" {
 		if !isLoopback(c.addr) {
@@ -95,6 +134,70 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		c.token, c.generated = hex.EncodeToString(b[:]), true
 	}
 	return c, nil
+}
+
+// storeDefaults fills in the database, instance and state directory from
+// the environment. The default instance name is the host name and the state
+// directory: both stay the same across restarts, and two instances on one
+// host need two state directories anyway.
+func (c *config) storeDefaults(getenv func(string) string) error {
+	if c.databaseURL == "" {
+		c.databaseURL = getenv(databaseURLEnv)
+	}
+	if c.instance == "" {
+		c.instance = getenv(instanceEnv)
+	}
+	if c.databaseURL == "" {
+		c.instance = "" // Nothing to share tasks with.
+	} else if c.stateDir == "" {
+		c.stateDir = defaultStateDir(getenv, c.instance)
+	}
+	if c.stateDir != "" {
+		abs, err := filepath.Abs(c.stateDir)
+		if err != nil {
+			return fmt.Errorf("-state-dir: %w", err)
+		}
+		c.stateDir = abs
+	}
+	if c.databaseURL != "" && c.instance == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		c.instance = host + ":" + c.stateDir
+	}
+	switch {
+	case len(c.instance) > maxInstanceBytes:
+		return fmt.Errorf("-instance must be at most %d bytes", maxInstanceBytes)
+	case !utf8.ValidString(c.instance) || strings.ContainsRune(c.instance, 0):
+		return errors.New("-instance must be UTF-8 text without NUL")
+	}
+	return nil
+}
+
+// defaultStateDir is $XDG_STATE_HOME/taskd (or ~/.local/state/taskd, or
+// ./.taskd-state without a home), with the instance name below it when one
+// was given, so that instances on one host do not share it.
+func defaultStateDir(getenv func(string) string, instance string) string {
+	dir := ".taskd-state"
+	if base := getenv("XDG_STATE_HOME"); base != "" {
+		dir = filepath.Join(base, "taskd")
+	} else if home := getenv("HOME"); home != "" {
+		dir = filepath.Join(home, ".local", "state", "taskd")
+	}
+	if instance != "" {
+		name := strings.Map(func(r rune) rune {
+			if r == '/' || r == filepath.Separator {
+				return '_'
+			}
+			return r
+		}, instance)
+		if name == "." || name == ".." {
+			name = "_" + name
+		}
+		dir = filepath.Join(dir, name)
+	}
+	return dir
 }
 
 // isLoopback reports whether addr only listens on the loopback interface.
@@ -125,26 +228,79 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		log.Warn("cannot become a subreaper: orphans of tasks go to init", "error", err)
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	base, linkBase := baseURLs(ln.Addr(), cfg.baseURL)
-
-	svc := tasklife.New(memstore.New(), tasklife.WithLogger(log))
-	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
-	srv := &http.Server{
-		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	printBanner(stdout, base, cfg)
-
 	// Signals stay caught until serve returns: a second Ctrl-C must not
 	// kill taskd halfway through stopping its tasks, and the shutdown is
 	// bounded by the grace period anyway.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base, linkBase := baseURLs(ln.Addr(), cfg.baseURL)
+
+	// Before anything runs: what a killed predecessor left must die first.
+	var state *stateDir
+	switch {
+	case cfg.stateDir == "":
+	case !canRecover:
+		log.Warn("process records need Linux: processes of tasks may outlive a crash of taskd")
+	default:
+		if state, err = openStateDir(cfg.stateDir); err != nil {
+			return err
+		}
+		defer state.Close()
+		state.killLeftovers(log)
+	}
+
+	var store tasklife.Store = memstore.New()
+	storeText := "in-memory store: tasks are forgotten on exit"
+	var pg *pgstore.Store
+	if cfg.databaseURL != "" {
+		var pool *pgxpool.Pool
+		var where string
+		pg, pool, where, err = openPostgres(ctx, cfg.databaseURL, cfg.databaseSchema)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		store = pg
+		storeText = fmt.Sprintf("PostgreSQL store at %s, instance %q: tasks survive a restart", where, cfg.instance)
+	}
+	svc := tasklife.New(store, tasklife.WithLogger(log))
+	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
+	exec.state = state
+	stopListening := func() {}
+	if pg != nil {
+		exec.owner, exec.keepPending = cfg.instance, true
+		pending, err := recoverTasks(ctx, svc, cfg.instance, log)
+		if err != nil {
+			return err
+		}
+		exec.Enqueue(pending)
+		// Listening after the recovery: the listener's first pass over the
+		// CANCELING tasks catches a cancel made meanwhile.
+		listenCtx, cancel := context.WithCancel(context.Background())
+		listening := make(chan struct{})
+		go func() {
+			defer close(listening)
+			_ = listenForCancels(listenCtx, pg, exec, cfg.reconcile, log)
+		}()
+		stopListening = func() {
+			cancel()
+			<-listening
+		}
+		defer stopListening() // idempotent; before the pool closes
+	}
+	srv := &http.Server{
+		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	printBanner(stdout, base, cfg, storeText)
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -153,6 +309,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: canceling tasks", "grace", cfg.grace)
+	stopListening()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.grace+shutdownSlack)
 	defer cancel()
 	// The listener closes at once; requests in flight get a short while,
@@ -192,13 +349,13 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 }
 
 // printBanner tells a newcomer what to paste next.
-func printBanner(w io.Writer, base string, cfg *config) {
+func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	source := "from $" + tokenEnv
 	if cfg.generated {
 		source = "generated; set " + tokenEnv + " to choose one"
 	}
 	auth := fmt.Sprintf("-H 'Authorization: bearer %s'", cfg.token)
-	fmt.Fprintf(w, "taskd listening on %s (in-memory store: tasks are forgotten on exit)\n", base)
+	fmt.Fprintf(w, "taskd listening on %s (%s)\n", base, storeText)
 	fmt.Fprintf(w, "token: %s (%s)\n", cfg.token, source)
 	fmt.Fprintf(w, "create a task, then get it, then cancel it:\n")
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,4 +75,121 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// canRecover reports whether taskd can find a crashed predecessor's
+// processes (see killGroup).
+const canRecover = true
+
+// procStat is what taskd reads of /proc/<pid>/stat.
+type procStat struct {
+	state byte // 'Z' for a zombie: dead, waiting to be reaped
+	pgrp  int
+	start uint64 // clock ticks after boot
+}
+
+// readStat reads /proc/<pid>/stat. The command name, field 2, is in
+// parentheses and may itself hold spaces and parentheses, so the fields are
+// counted from the last ')'.
+func readStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseStat(string(b))
+}
+
+func parseStat(s string) (procStat, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("malformed stat %q", s)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state), so field n is f[n-3].
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procStat{}, fmt.Errorf("malformed stat %q", s)
+	}
+	pgrp, err := strconv.Atoi(f[5-3])
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed pgrp in stat %q", s)
+	}
+	start, err := strconv.ParseUint(f[22-3], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed starttime in stat %q", s)
+	}
+	return procStat{state: f[0][0], pgrp: pgrp, start: start}, nil
+}
+
+// startTime returns when pid started, in clock ticks after boot.
+func startTime(pid int) (uint64, error) {
+	st, err := readStat(pid)
+	return st.start, err
+}
+
+// killGroup SIGKILLs what is left of a recorded process group and reports
+// how many live processes it found in it. The group id is the record's if
+// its leader is still there with the recorded start time; with the leader
+// gone (Pdeathsig took it), only if its members carry the task's guid in
+// their environment and started no earlier than the leader did. While one
+// of them lives, no stranger can get the group id.
+func killGroup(rec procRecord) int {
+	found := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n := len(ourMembers(rec))
+		if n == 0 || time.Now().After(deadline) {
+			return found
+		}
+		found = max(found, n)
+		_ = syscall.Kill(-rec.PGID, syscall.SIGKILL)
+		time.Sleep(10 * time.Millisecond) // SIGKILL takes effect asynchronously.
+	}
+}
+
+// ourMembers lists the live members of rec's process group that rec's task
+// started.
+func ourMembers(rec procRecord) []int {
+	leaderOurs := false
+	if leader, err := readStat(rec.PGID); err == nil {
+		if leader.start != rec.Start {
+			return nil // The id went to another process, whose group it is now.
+		}
+		leaderOurs = true
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil || st.pgrp != rec.PGID || st.state == 'Z' {
+			continue
+		}
+		if leaderOurs || (st.start >= rec.Start && carriesGUID(pid, rec.GUID)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// carriesGUID reports whether pid's environment names the task. A process
+// whose environment taskd may not read gets the benefit of the doubt: its
+// group id and start time already match.
+func carriesGUID(pid int, guid string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return errors.Is(err, fs.ErrPermission)
+	}
+	want := []byte(taskGUIDEnv + "=" + guid)
+	for kv := range bytes.SplitSeq(b, []byte{0}) {
+		if bytes.Equal(kv, want) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os/exec"
 	"syscall"
 	"time"
@@ -28,3 +29,16 @@ func reapGroup(int) {}
 // awaitGroup cannot see the rest of the group without a subreaper: it
 // reports members left, so they are killed at once.
 func awaitGroup(int, time.Time) bool { return false }
+
+// canRecover reports whether taskd can find a crashed predecessor's
+// processes: that needs Linux's /proc.
+const canRecover = false
+
+// startTime needs /proc.
+func startTime(int) (uint64, error) {
+	return 0, errors.New("process start times need Linux's /proc")
+}
+
+// killGroup needs /proc to tell taskd's orphans from strangers; without it,
+// nothing is killed.
+func killGroup(procRecord) int { return 0 }

@@ -73,6 +73,7 @@ func TestCreateErrors(t *testing.T) {
 		{"negative memory", "", `{"command":"true","memory_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Memory in mb must be 0 or more"},
 		{"negative disk", "", `{"command":"true","disk_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Disk in mb must be 0 or more"},
 		{"label not a string", "", `{"command":"true","metadata":{"labels":{"a":1}}}`, 422, "CF-UnprocessableEntity", 10008, "Labels must be an object of strings"},
+		{"reserved annotation", "", `{"command":"true","metadata":{"annotations":{"taskd.tasklife.dev/instance":"b"}}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata annotations key error: prefix 'taskd.tasklife.dev' is reserved"},
 		{"NUL in command", "", `{"command":"a\u0000b"}`, 422, "CF-UnprocessableEntity", 10008, "Command must not contain NUL bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/pgstore"
+)
+
+// openPostgres connects to the database, migrates the schema (idempotent,
+// and safe while other instances do the same) and returns the store and a
+// short description of where it is, without credentials.
+func openPostgres(ctx context.Context, url, schema string) (*pgstore.Store, *pgxpool.Pool, string, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password and all.
+		return nil, nil, "", errors.New("-database-url is not a valid PostgreSQL URL or connection string")
+	}
+	where := fmt.Sprintf("%s:%d/%s, schema %s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, schema)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	store, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		pool.Close()
+		return nil, nil, "", err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, nil, "", fmt.Errorf("PostgreSQL at %s: %w", where, err)
+	}
+	return store, pool, where, nil
+}
+
+// recoverTasks settles the tasks owner left unfinished when it last stopped,
+// and returns those it had accepted but not started, oldest first, for the
+// executor to run. Nothing of owner runs yet, so a RUNNING or CANCELING task
+// of its has lost its process: its outcome is unknown, which is how Cloud
+// Controller reports a task whose container vanished.
+func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, log *slog.Logger) ([]*tasklife.Task, error) {
+	mine, err := listOwned(ctx, svc, owner)
+	if err != nil {
+		return nil, err
+	}
+	var pending []*tasklife.Task
+	for _, t := range mine {
+		if t.State == tasklife.StatePending {
+			pending = append(pending, t)
+			continue
+		}
+		failed, err := svc.Fail(ctx, t.GUID, tasklife.ReasonUnknownOutcome)
+		switch {
+		case errors.Is(err, tasklife.ErrInvalidTransition):
+			continue // It ended meanwhile.
+		case err != nil:
+			return nil, fmt.Errorf("failing task %s: %w", t.GUID, err)
+		}
+		log.Warn("task was running when this instance stopped: its outcome is unknown",
+			"task_guid", t.GUID, "task_name", t.Name, "was", string(t.State), "state", string(failed.State))
+	}
+	if len(pending) > 0 {
+		log.Info("running the tasks this instance accepted before it stopped", "tasks", len(pending))
+	}
+	return pending, nil
+}
+
+// recoverPasses bounds how often listOwned reads the list again because it
+// changed while being paged through.
+const recoverPasses = 5
+
+// listOwned returns owner's PENDING, RUNNING and CANCELING tasks in creation
+// order. Other instances change their tasks meanwhile, which shifts the
+// pages; so it pages through again until a whole pass saw one total.
+func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tasklife.Task, error) {
+	q := tasklife.ListQuery{
+		States:  []tasklife.State{tasklife.StatePending, tasklife.StateRunning, tasklife.StateCanceling},
+		PerPage: tasklife.MaxPerPage,
+	}
+	found := make(map[string]*tasklife.Task)
+	var order []string // first seen first: the list's own creation order
+	for range recoverPasses {
+		stable := true
+		total := -1
+		for q.Page = 1; ; q.Page++ {
+			page, err := svc.List(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("listing unfinished tasks: %w", err)
+			}
+			if total >= 0 && page.TotalResults != total {
+				stable = false
+			}
+			total = page.TotalResults
+			for _, t := range page.Tasks {
+				if t.Annotations[ownerKey] != owner {
+					continue
+				}
+				if _, seen := found[t.GUID]; !seen {
+					order = append(order, t.GUID)
+				}
+				found[t.GUID] = t
+			}
+			if len(page.Tasks) < q.PerPage {
+				break
+			}
+		}
+		if stable {
+			break
+		}
+	}
+	mine := make([]*tasklife.Task, 0, len(order))
+	for _, guid := range order {
+		mine = append(mine, found[guid])
+	}
+	// A task first seen in a later pass goes where it was created.
+	slices.SortStableFunc(mine, func(a, b *tasklife.Task) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return mine, nil
+}
+
+// listenForCancels tells the executor about every cancel committed on the
+// database, by any instance, until ctx is done: pgstore's listener delivers
+// each committed transition and, every interval, the tasks in CANCELING, in
+// case a notification was lost. Stop ignores tasks this instance does not
+// hold, and repeats.
+func listenForCancels(ctx context.Context, store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) error {
+	return store.Listen(ctx, pgstore.ListenOptions{
+		Handle: func(_ context.Context, n pgstore.Notification) {
+			if n.To == tasklife.StateCanceling {
+				e.Stop(n.GUID)
+			}
+		},
+		ReconcileInterval: interval,
+		OnError: func(_ context.Context, err error) {
+			log.Warn("database listener: cancels from other instances are delayed until it reconnects", "error", err)
+		},
+	})
+}
