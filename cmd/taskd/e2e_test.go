@@ -99,8 +99,9 @@ func startTaskd(t *testing.T, env []string, args ...string) *taskd {
 	}
 	cmd := exec.Command(taskdBin, append([]string{"-addr", "127.0.0.1:0", "-cancel-grace", testGrace.String()}, args...)...)
 	// The race detector sleeps a second before exiting by default, which
-	// would blur the shutdown deadline.
-	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
+	// would blur the shutdown deadline. A DATABASE_URL of the caller's must
+	// not turn the in-memory tests into database ones.
+	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "DATABASE_URL=", "TASKD_INSTANCE="), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &syncBuffer{}, exited: make(chan struct{})}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// alive reports whether pid is a process that has not died: a zombie is
+// dead, whoever has yet to reap it.
+func alive(pid int) bool {
+	st, err := readStat(pid)
+	return err == nil && st.state != 'Z'
+}
+
+// awaitDead polls until pid has died.
+func awaitDead(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for alive(pid) {
+		require.True(t, time.Now().Before(deadline), "process %d still alive after %v", pid, within)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	inst := pgInstance{schema: newPGSchema(t), name: "a", stateDir: filepath.Join(dir, "state")}
+	a := inst.start(t)
+
+	type started struct {
+		guid          string
+		leader, child int
+	}
+	var tasks []started
+	for i := range 2 {
+		leaderFile, childFile := filepath.Join(dir, "leader"+strconv.Itoa(i)), filepath.Join(dir, "child"+strconv.Itoa(i))
+		// The shell waits on a child that would outlive it: Pdeathsig
+		// reaches only the shell.
+		created := a.create(fmt.Sprintf("echo $$ > %s; sleep 600 & echo $! > %s; wait", leaderFile, childFile))
+		a.await(created.GUID, "RUNNING", 5*time.Second)
+		s := started{guid: created.GUID, leader: readPID(t, leaderFile), child: readPID(t, childFile)}
+		t.Cleanup(func() { _ = syscall.Kill(s.child, syscall.SIGKILL) })
+		killGroupOnCleanup(t, s.leader)
+		tasks = append(tasks, s)
+	}
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+	<-a.exited
+	for _, s := range tasks {
+		awaitDead(t, s.leader, 2*time.Second) // Pdeathsig
+		require.True(t, alive(s.child), "the task's child died with taskd: nothing left to test")
+	}
+	t.Logf("after kill -9 of taskd: each task's shell died (Pdeathsig), its child lives on")
+
+	again := inst.start(t)
+	for _, s := range tasks {
+		// taskd killed them before it started serving.
+		require.False(t, alive(s.child), "process %d of task %s outlived the restart", s.child, s.guid)
+		got := again.get(s.guid)
+		require.Equal(t, "FAILED", got.State)
+		require.Equal(t, "Unable to determine completion status", reason(got))
+	}
+	require.Contains(t, again.log.String(), "killed processes a previous taskd left running")
+	after := again.create("echo after")
+	again.await(after.GUID, "SUCCEEDED", 5*time.Second)
+	records, err := filepath.Glob(filepath.Join(inst.stateDir, "*"+recordSuffix))
+	require.NoError(t, err)
+	require.Empty(t, records, "process records left behind")
+	_, err = os.Stat(filepath.Join(inst.stateDir, "lock"))
+	require.NoError(t, err)
+}

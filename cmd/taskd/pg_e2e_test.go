@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife/pgstore/pgtest"
+)
+
+// These tests run taskd on PostgreSQL (see pgtest), each in a schema of its
+// own that every instance of the test shares.
+
+// pgInstance is how to start one taskd instance on a test's database.
+type pgInstance struct {
+	schema   string
+	name     string
+	stateDir string
+}
+
+// newPGSchema returns a fresh schema on the test server, dropped when t ends.
+func newPGSchema(t *testing.T) string {
+	t.Helper()
+	return pgtest.SchemaName(t, pgtest.Pool(t))
+}
+
+func (p pgInstance) args(extra ...string) []string {
+	return append([]string{
+		"-database-url", os.Getenv(pgtest.EnvURL), "-database-schema", p.schema,
+		"-instance", p.name, "-state-dir", p.stateDir,
+	}, extra...)
+}
+
+// start starts the instance and checks it says which store it uses.
+func (p pgInstance) start(t *testing.T, extra ...string) *taskd {
+	t.Helper()
+	d := startTaskd(t, nil, p.args(extra...)...)
+	require.Contains(t, d.banner[0], fmt.Sprintf(", schema %s, instance %q: tasks survive a restart", p.schema, p.name))
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *taskd) stop() {
+	d.t.Helper()
+	require.NoError(d.t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+	case <-time.After(testGrace + 2*time.Second):
+		d.t.Fatalf("taskd still running %v after SIGTERM", testGrace+2*time.Second)
+	}
+	require.Equal(d.t, 0, d.cmd.ProcessState.ExitCode(), "%s", d.log.String())
+}
+
+// getJSON returns a task's JSON with the instance's address taken out of
+// its links, so that two instances' answers compare equal.
+func (d *taskd) getJSON(guid string) string {
+	d.t.Helper()
+	status, b := d.do("GET", "/v3/tasks/"+guid, "")
+	require.Equal(d.t, http.StatusOK, status, "%s", b)
+	return strings.ReplaceAll(string(b), d.base, "http://taskd")
+}
+
+// awaitGroupGone polls until no process is left in the group and returns
+// how long that took.
+func awaitGroupGone(t *testing.T, pgid int, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		err := syscall.Kill(-pgid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return time.Since(start)
+		}
+		require.True(t, time.Since(start) < within, "process group %d still there after %v (kill: %v)", pgid, within, err)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPostgresTasksSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	inst := pgInstance{schema: newPGSchema(t), name: "a", stateDir: filepath.Join(dir, "state")}
+	a := inst.start(t, "-max-running", "1")
+
+	finished := a.create("echo finished")
+	a.await(finished.GUID, "SUCCEEDED", 5*time.Second)
+	finishedJSON := a.getJSON(finished.GUID)
+	require.Contains(t, finishedJSON, `"annotations":{"taskd.tasklife.dev/instance":"a"}`)
+
+	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
+	running := a.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
+	a.await(running.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+	pending := a.create("touch " + marker)
+	require.Equal(t, "PENDING", a.get(pending.GUID).State)
+
+	// A graceful stop cancels what runs, but what was only accepted stays
+	// PENDING for the next start of this instance.
+	a.stop()
+	requireGroupGone(t, pgid)
+	_, err := os.Stat(marker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the pending task ran during shutdown")
+
+	again := inst.start(t, "-max-running", "1")
+	require.Equal(t, finishedJSON, again.getJSON(finished.GUID), "a finished task reads the same after a restart")
+	canceled := again.get(running.GUID)
+	require.Equal(t, "FAILED", canceled.State)
+	require.Equal(t, "task was cancelled", reason(canceled))
+	again.await(pending.GUID, "SUCCEEDED", 5*time.Second)
+	_, err = os.Stat(marker)
+	require.NoError(t, err, "the task accepted before the restart did not run")
+}
+
+func TestPostgresCancelReachesAnotherInstance(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	schema := newPGSchema(t)
+	a := pgInstance{schema: schema, name: "a", stateDir: filepath.Join(dir, "a")}.start(t)
+	// B reconciles too seldom to matter here: cancels must reach it as
+	// notifications.
+	b := pgInstance{schema: schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t,
+		"-max-running", "1", "-reconcile-interval", "1h")
+
+	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
+	running := b.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
+	b.await(running.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+
+	// A task queued on B and canceled through A never starts, and does not
+	// wait for a free slot to end.
+	queued := b.create("touch " + marker)
+	require.Equal(t, "PENDING", a.get(queued.GUID).State)
+	status, body := a.cancel(queued.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	require.Equal(t, "CANCELING", decodeTask(t, body).State)
+	done := b.await(queued.GUID, "FAILED", 2*time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
+
+	sent := time.Now()
+	status, body = a.cancel(running.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	require.Equal(t, "CANCELING", decodeTask(t, body).State)
+	awaitGroupGone(t, pgid, testGrace)
+	t.Logf("cancel sent to A until B's process group was gone: %v", time.Since(sent))
+	for _, d := range []*taskd{a, b} {
+		done := d.await(running.GUID, "FAILED", time.Second)
+		require.Equal(t, "task was cancelled", reason(done))
+	}
+	require.Equal(t, a.getJSON(running.GUID), b.getJSON(running.GUID))
+	_, err := os.Stat(marker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the task canceled while queued ran")
+
+	// The same through B itself, for comparison.
+	local := b.create(fmt.Sprintf("echo $$ > %s.2; exec sleep 600", pidFile))
+	b.await(local.GUID, "RUNNING", 5*time.Second)
+	pgid = readPID(t, pidFile+".2")
+	killGroupOnCleanup(t, pgid)
+	sent = time.Now()
+	status, body = b.cancel(local.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	awaitGroupGone(t, pgid, testGrace)
+	t.Logf("cancel sent to B until B's process group was gone: %v", time.Since(sent))
+}
