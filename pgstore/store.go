@@ -352,19 +352,8 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 		return o.countOnly(ctx, where, args, page)
 	}
 
-	key, dir := "created_at", "ASC"
-	if q.OrderBy == tasklife.OrderByUpdatedAt {
-		key = "updated_at"
-	}
-	if q.Descending {
-		dir = "DESC"
-	}
-	n := len(args)
-	stmt := `SELECT (SELECT count(*) FROM ` + o.sql.tasks + where + `), ` + columns +
-		` FROM ` + o.sql.tasks + where +
-		` ORDER BY ` + key + ` ` + dir + `, id ` + dir +
-		` LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
-	rows, err := o.db.Query(ctx, stmt, append(args, perPage, skip*perPage)...)
+	stmt, args := o.sql.listPage(q, where, args, perPage, skip*perPage)
+	rows, err := o.db.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, classify(ctx, "list", err)
 	}
@@ -387,6 +376,24 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 	return page, nil
 }
 
+// listPage returns the statement for one page of q, filtered by where and
+// args, and its arguments.
+func (sql *statements) listPage(q tasklife.ListQuery, where string, args []any, limit, offset int64) (string, []any) {
+	key, dir := "created_at", "ASC"
+	if q.OrderBy == tasklife.OrderByUpdatedAt {
+		key = "updated_at"
+	}
+	if q.Descending {
+		dir = "DESC"
+	}
+	n := len(args)
+	stmt := `SELECT (SELECT count(*) FROM ` + sql.tasks + where + `), ` + columns +
+		` FROM ` + sql.tasks + where +
+		` ORDER BY ` + key + ` ` + dir + `, id ` + dir +
+		` LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
+	return stmt, append(args, limit, offset)
+}
+
 func (o *ops) countOnly(ctx context.Context, where string, args []any, page *tasklife.Page) (*tasklife.Page, error) {
 	var total int64
 	if err := o.db.QueryRow(ctx, `SELECT count(*) FROM `+o.sql.tasks+where, args...).Scan(&total); err != nil {
@@ -397,38 +404,42 @@ func (o *ops) countOnly(ctx context.Context, where string, args []any, page *tas
 }
 
 // listFilter returns q's filters as a WHERE clause (empty when q selects
-// everything) and its arguments. Each filter is one "= ANY" over an array,
-// which the planner turns into index lookups where an index fits.
+// everything) and its arguments. A filter with one value is an equality,
+// which lets the planner walk an index in the requested order (PostgreSQL 15
+// cannot do that for "= ANY"); several values are one "= ANY" over an array.
 func listFilter(q tasklife.ListQuery) (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
-	add := func(column string, values any) {
-		args = append(args, values)
-		conds = append(conds, column+" = ANY($"+strconv.Itoa(len(args))+")")
+	var f filter
+	addValues(&f, "guid", q.GUIDs)
+	addValues(&f, "app_guid", q.AppGUIDs)
+	addValues(&f, "sequence_id", q.SequenceIDs)
+	states := make([]string, len(q.States))
+	for i, st := range q.States {
+		states[i] = string(st)
 	}
-	if len(q.GUIDs) > 0 {
-		add("guid", q.GUIDs)
-	}
-	if len(q.AppGUIDs) > 0 {
-		add("app_guid", q.AppGUIDs)
-	}
-	if len(q.SequenceIDs) > 0 {
-		add("sequence_id", q.SequenceIDs)
-	}
-	if len(q.States) > 0 {
-		states := make([]string, len(q.States))
-		for i, st := range q.States {
-			states[i] = string(st)
-		}
-		add("state", states)
-	}
-	if len(q.Names) > 0 {
-		add("name", q.Names)
-	}
-	if len(conds) == 0 {
+	addValues(&f, "state", states)
+	addValues(&f, "name", q.Names)
+	if len(f.conds) == 0 {
 		return "", nil
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return " WHERE " + strings.Join(f.conds, " AND "), f.args
+}
+
+type filter struct {
+	conds []string
+	args  []any
+}
+
+func (f *filter) add(column, op string, arg any) {
+	f.args = append(f.args, arg)
+	f.conds = append(f.conds, column+op+"$"+strconv.Itoa(len(f.args))+")")
+}
+
+func addValues[T any](f *filter, column string, values []T) {
+	switch len(values) {
+	case 0:
+	case 1:
+		f.add(column, " = (", values[0])
+	default:
+		f.add(column, " = ANY(", values)
+	}
 }

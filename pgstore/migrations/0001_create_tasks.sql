@@ -41,3 +41,5 @@ CREATE INDEX tasks_updated_at ON tasks (updated_at, id);
 CREATE INDEX tasks_app_guid_created_at ON tasks (app_guid, created_at, id);
 -- Filters by state, and the reconciler's scan for CANCELING tasks.
 CREATE INDEX tasks_state_created_at ON tasks (state, created_at, id);
+-- The names filter.
+CREATE INDEX tasks_name ON tasks (name);

@@ -1,0 +1,83 @@
+package pgstore_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/pgstore"
+	"github.com/tasklife/tasklife/pgstore/pgtest"
+)
+
+// TestMigrateConcurrently: instances starting at once all migrate without
+// error, each migration is applied once, and migrating again does nothing.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	schema := pgtest.SchemaName(t, pool)
+	const instances = 6
+	errs := make([]error, instances)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range instances {
+		store, err := pgstore.New(pool, pgstore.WithSchema(schema))
+		require.NoError(t, err)
+		wg.Go(func() {
+			<-start
+			errs[i] = store.Migrate(ctx)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	store, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	require.NoError(t, err)
+	require.NoError(t, store.Migrate(ctx))
+	files, err := fs.Glob(pgstore.Migrations, "migrations/*.sql")
+	require.NoError(t, err)
+	var applied, distinct int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM `+
+		pgx.Identifier{schema, "schema_migrations"}.Sanitize()).Scan(&applied, &distinct))
+	require.Equal(t, len(files), applied)
+	require.Equal(t, len(files), distinct)
+
+	_, err = tasklife.New(store).Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+}
+
+func TestNewRejectsBadSchema(t *testing.T) {
+	t.Parallel()
+	for _, schema := range []string{"", strings.Repeat("s", 55), "a\x00b"} {
+		_, err := pgstore.New(nil, pgstore.WithSchema(schema))
+		require.Error(t, err, "%q", schema)
+	}
+	_, err := pgstore.New(nil, pgstore.WithSchema(strings.Repeat("s", 54)))
+	require.NoError(t, err)
+}
+
+// TestREADMEHasTheSQL keeps the SQL that hosts with their own migration
+// tool copy from the README identical to what Migrate applies.
+func TestREADMEHasTheSQL(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	files, err := fs.Glob(pgstore.Migrations, "migrations/*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		sql, err := fs.ReadFile(pgstore.Migrations, f)
+		require.NoError(t, err)
+		require.Contains(t, string(readme), string(sql), "README.md must show %s verbatim", f)
+	}
+}
