@@ -42,8 +42,8 @@ func checkResponse(t *testing.T, r *http.Request, w *httptest.ResponseRecorder) 
 	}
 }
 
-// fuzzRequest builds the request a server would hand the adapter, or nil
-// if net/http would refuse the request line itself.
+// fuzzRequest builds the request a server would hand the adapter, with
+// the test token, or nil if net/http would refuse the request line itself.
 func fuzzRequest(method, target string) *http.Request {
 	if method == "" || strings.ContainsFunc(method, func(r rune) bool {
 		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
@@ -58,24 +58,36 @@ func fuzzRequest(method, target string) *http.Request {
 		Header: http.Header{"Authorization": {"bearer good"}}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 }
 
+// FuzzRouting sends any request line, with any Authorization header, to
+// the adapter behind BearerToken.
 func FuzzRouting(f *testing.F) {
 	for _, seed := range []struct{ method, target string }{
 		{"GET", "/v3/tasks"}, {"GET", "/v3/tasks/abc"}, {"POST", "/v3/tasks/abc/actions/cancel"},
 		{"PUT", "/v3/tasks/abc/cancel"}, {"GET", "/v3/apps/abc/tasks?per_page=1"}, {"DELETE", "/v3/tasks/x"},
 		{"GET", "/v3//tasks"}, {"GET", "/v3/tasks/%2F"}, {"HEAD", "/v3/tasks"}, {"OPTIONS", "*"},
 	} {
-		f.Add(seed.method, seed.target)
+		for _, auth := range []string{"bearer good", "", "bearer bad", "Basic Z29vZA=="} {
+			f.Add(seed.method, seed.target, auth)
+		}
 	}
-	b := setup(f, all)
+	b := setup(f, httpadapter.BearerToken("good"))
 	b.create(f, "app", tasklife.StateRunning)
-	f.Fuzz(func(t *testing.T, method, target string) {
+	before := b.snapshot(f)
+	f.Fuzz(func(t *testing.T, method, target, auth string) {
 		r := fuzzRequest(method, target)
 		if r == nil {
 			t.Skip("net/http refuses this request line")
 		}
+		r.Header.Del("Authorization")
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
 		w := httptest.NewRecorder()
 		b.handler.ServeHTTP(w, r)
 		checkResponse(t, r, w)
+		if w.Code >= 300 {
+			require.Equal(t, before, b.snapshot(t), "a refused request wrote")
+		}
 	})
 }
 

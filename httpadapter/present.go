@@ -15,7 +15,7 @@ import (
 
 // Presenter renders tasks as Cloud Controller does. Its zero value builds
 // links from each request's own scheme and Host, which suits development
-// only: a client chooses the Host header. A server set BaseURL.
+// only: a client chooses the Host header. A production server sets BaseURL.
 type Presenter struct {
 	// BaseURL is the absolute URL the API is reached at from outside, e.g.
 	// "https://api.example.com" or "https://example.com/cf" when mounted
