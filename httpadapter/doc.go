@@ -42,9 +42,8 @@
 // the same functions the adapter uses:
 //
 //	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-//		p, ok := h.Authenticate(w, r, true) // 401 / 403 written for you
-//		if !ok {
-//			return
+//		if _, ok := h.Authenticate(w, r, true); !ok {
+//			return // the 401 or 403 is written
 //		}
 //		t, err := svc.Create(r.Context(), tasklife.NewTask{AppGUID: r.PathValue("guid"), Command: cmd})
 //		if err != nil {
@@ -54,10 +53,12 @@
 //		h.WriteTask(w, r, http.StatusAccepted, t, true)
 //	}))
 //
-// A host route answers its own CF errors by returning an *Error (see
-// UnprocessableEntity, MessageParseError) to WriteError. A panic in a hook
-// or a host route is recovered into 500 UnknownError and logged; the server
-// keeps serving.
+// A host route answers its own CF errors by handing an *Error (see
+// UnprocessableEntity, MessageParseError) to WriteError. A root document
+// goes on "GET /{$}": "GET /" would also claim every unknown GET. A panic in
+// a hook or a host route is recovered into 500 UnknownError and logged (if
+// the route had already written, the 500 cannot replace what it wrote); the
+// server keeps serving.
 //
 // # Links
 //
