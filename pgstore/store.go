@@ -352,8 +352,8 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 		return o.countOnly(ctx, where, args, page)
 	}
 
-	stmt, args := o.sql.listPage(q, where, args, perPage, skip*perPage)
-	rows, err := o.db.Query(ctx, stmt, args...)
+	stmt, pageArgs := o.sql.listPage(q, where, args, perPage, skip*perPage)
+	rows, err := o.db.Query(ctx, stmt, pageArgs...)
 	if err != nil {
 		return nil, classify(ctx, "list", err)
 	}
@@ -387,11 +387,12 @@ func (sql *statements) listPage(q tasklife.ListQuery, where string, args []any, 
 		dir = "DESC"
 	}
 	n := len(args)
+	args = append(args[:n:n], limit, offset) // never into the caller's array
 	stmt := `SELECT (SELECT count(*) FROM ` + sql.tasks + where + `), ` + columns +
 		` FROM ` + sql.tasks + where +
 		` ORDER BY ` + key + ` ` + dir + `, id ` + dir +
 		` LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
-	return stmt, append(args, limit, offset)
+	return stmt, args
 }
 
 func (o *ops) countOnly(ctx context.Context, where string, args []any, page *tasklife.Page) (*tasklife.Page, error) {
