@@ -116,3 +116,68 @@ func TestExecutorRefusesTasksAfterShutdown(t *testing.T) {
 	require.ErrorIs(t, err, tasklife.ErrUnavailable)
 	require.ErrorIs(t, err, errShuttingDown)
 }
+
+// TestExecutorStopHearsCancelsMadeElsewhere cancels through a second Service
+// on the same store, as another instance would: the executor learns of it
+// only through Stop, which it may get more than once.
+func TestExecutorStopHearsCancelsMadeElsewhere(t *testing.T) {
+	t.Parallel()
+	e, svc, _ := newTestExecutor(t, 1)
+	elsewhere := tasklife.New(svc.Store())
+	ctx := context.Background()
+	running, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "exec sleep 600"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := svc.Get(ctx, running.GUID)
+		return err == nil && got.State == tasklife.StateRunning
+	}, 5*time.Second, 10*time.Millisecond)
+	queued, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+
+	for _, guid := range []string{queued.GUID, running.GUID} {
+		got, err := elsewhere.Cancel(ctx, guid)
+		require.NoError(t, err)
+		require.Equal(t, tasklife.StateCanceling, got.State)
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() { e.Stop(guid) })
+		}
+		wg.Wait()
+		got = awaitTerminal(t, svc, guid)
+		require.Equal(t, tasklife.StateFailed, got.State)
+		require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	}
+	e.Stop("no-such-task") // not ours: nothing happens
+}
+
+func TestExecutorNamesItsInstance(t *testing.T) {
+	t.Parallel()
+	e, _, _ := newTestExecutor(t, 1)
+	e.owner = "a"
+	given := map[string]string{ownerKey: "b", "note": "kept"}
+	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true", Annotations: given})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{ownerKey: "a", "note": "kept"}, created.Annotations)
+	require.Equal(t, "b", given[ownerKey], "the caller's map was changed")
+}
+
+func TestExecutorShutdownKeepsQueuedTasksPending(t *testing.T) {
+	t.Parallel()
+	e, svc, _ := newTestExecutor(t, 1)
+	e.keepPending = true
+	ctx := context.Background()
+	running, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "exec sleep 600"})
+	require.NoError(t, err)
+	queued, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	require.NoError(t, e.Shutdown(shutdownCtx))
+	got, err := svc.Get(ctx, running.GUID)
+	require.NoError(t, err)
+	require.Equal(t, tasklife.StateFailed, got.State)
+	got, err = svc.Get(ctx, queued.GUID)
+	require.NoError(t, err)
+	require.Equal(t, tasklife.StatePending, got.State, "a task accepted on a durable store was canceled by a restart")
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -88,6 +91,57 @@ func TestOutcome(t *testing.T) {
 			ev, reason := outcome(tc.ws, tc.signaled)
 			require.Equal(t, tc.event, ev)
 			require.Equal(t, tc.reason, reason)
+		})
+	}
+}
+
+func TestParseConfigStore(t *testing.T) {
+	t.Parallel()
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	cwd, err := os.Getwd()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantErr  string
+		url      string
+		instance string
+		stateDir string
+	}{
+		{name: "in memory by default", env: map[string]string{"HOME": "/home/u"}},
+		{name: "in memory: no instance, no records", env: map[string]string{"TASKD_INSTANCE": "a"}},
+		{name: "in memory with records", args: []string{"-state-dir", "/s"}, stateDir: "/s"},
+		{name: "database from the environment", env: map[string]string{"DATABASE_URL": "postgres://db", "XDG_STATE_HOME": "/xdg"},
+			url: "postgres://db", instance: host + ":/xdg/taskd", stateDir: "/xdg/taskd"},
+		{name: "the flag wins over the environment", args: []string{"-database-url", "postgres://flag"}, env: map[string]string{"DATABASE_URL": "postgres://env", "HOME": "/home/u"},
+			url: "postgres://flag", instance: host + ":/home/u/.local/state/taskd", stateDir: "/home/u/.local/state/taskd"},
+		{name: "a named instance gets a state directory of its own", args: []string{"-database-url", "postgres://db", "-instance", "web/1"}, env: map[string]string{"XDG_STATE_HOME": "/xdg"},
+			url: "postgres://db", instance: "web/1", stateDir: "/xdg/taskd/web_1"},
+		{name: "instance from the environment", args: []string{"-database-url", "postgres://db", "-state-dir", "rel"}, env: map[string]string{"TASKD_INSTANCE": "b"},
+			url: "postgres://db", instance: "b", stateDir: filepath.Join(cwd, "rel")},
+		{name: "no home", args: []string{"-database-url", "postgres://db"},
+			url: "postgres://db", instance: host + ":" + filepath.Join(cwd, ".taskd-state"), stateDir: filepath.Join(cwd, ".taskd-state")},
+		{name: "an instance named ..", args: []string{"-database-url", "postgres://db", "-instance", ".."}, env: map[string]string{"XDG_STATE_HOME": "/xdg"},
+			url: "postgres://db", instance: "..", stateDir: "/xdg/taskd/_.."},
+		{name: "instance too long", args: []string{"-database-url", "postgres://db", "-instance", strings.Repeat("x", 254)}, wantErr: "-instance must be at most 253 bytes"},
+		{name: "instance not text", args: []string{"-database-url", "postgres://db", "-instance", "a\x00b"}, wantErr: "-instance must be UTF-8 text without NUL"},
+		{name: "reconcile never", args: []string{"-reconcile-interval", "0s"}, wantErr: "-reconcile-interval must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			getenv := func(k string) string { return tc.env[k] }
+			cfg, err := parseConfig(tc.args, getenv, io.Discard)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.url, cfg.databaseURL)
+			require.Equal(t, tc.instance, cfg.instance)
+			require.Equal(t, tc.stateDir, cfg.stateDir)
+			require.Equal(t, "tasklife", cfg.databaseSchema)
 		})
 	}
 }
