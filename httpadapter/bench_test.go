@@ -43,21 +43,9 @@ func BenchmarkHTTPCancel(b *testing.B) {
 		return guids
 	}
 
-	// The baseline's body: what the adapter answers for one such cancel.
-	probe := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodPost, "/v3/tasks/"+running(b, 1)[0]+"/actions/cancel", nil)
-	r.Header.Set("Authorization", "bearer "+benchToken)
-	h.ServeHTTP(probe, r)
-	if probe.Code != http.StatusAccepted {
-		b.Fatalf("status %d: %s", probe.Code, probe.Body)
-	}
-	body := probe.Body.Bytes()
+	body, baseline := baselineFor(b, h, running(b, 1)[0])
 	bare := http.NewServeMux()
-	bare.HandleFunc("POST /v3/tasks/{guid}/actions/cancel", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = w.Write(body)
-	})
+	bare.Handle("POST /v3/tasks/{guid}/actions/cancel", baseline)
 
 	for _, bc := range []struct {
 		name string
@@ -110,19 +98,8 @@ func BenchmarkHandlerCancel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := httptest.NewRequest(http.MethodPost, "/v3/tasks/"+task.GUID+"/actions/cancel", nil)
-	r.Header.Set("Authorization", "bearer "+benchToken)
-	probe := httptest.NewRecorder()
-	h.ServeHTTP(probe, r)
-	if probe.Code != http.StatusAccepted {
-		b.Fatalf("status %d: %s", probe.Code, probe.Body)
-	}
-	body := probe.Body.Bytes()
-	bare := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = w.Write(body)
-	})
+	r := cancelRequest(task.GUID)
+	_, bare := baselineFor(b, h, task.GUID)
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
@@ -136,4 +113,27 @@ func BenchmarkHandlerCancel(b *testing.B) {
 			}
 		})
 	}
+}
+
+func cancelRequest(guid string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/v3/tasks/"+guid+"/actions/cancel", nil)
+	r.Header.Set("Authorization", "bearer "+benchToken)
+	return r
+}
+
+// baselineFor cancels guid through h once and returns the body it answered
+// and a bare handler that writes that body with 202: the baseline.
+func baselineFor(b *testing.B, h http.Handler, guid string) ([]byte, http.Handler) {
+	b.Helper()
+	probe := httptest.NewRecorder()
+	h.ServeHTTP(probe, cancelRequest(guid))
+	if probe.Code != http.StatusAccepted {
+		b.Fatalf("status %d: %s", probe.Code, probe.Body)
+	}
+	body := probe.Body.Bytes()
+	return body, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(body)
+	})
 }
