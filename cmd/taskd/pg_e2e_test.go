@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife/pgstore/pgtest"
@@ -29,7 +31,15 @@ type pgInstance struct {
 // newPGSchema returns a fresh schema on the test server, dropped when t ends.
 func newPGSchema(t *testing.T) string {
 	t.Helper()
-	return pgtest.SchemaName(t, pgtest.Pool(t))
+	schema, _ := newPGSchemaPool(t)
+	return schema
+}
+
+// newPGSchemaPool returns a fresh schema and a pool on the test server.
+func newPGSchemaPool(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	pool := pgtest.Pool(t)
+	return pgtest.SchemaName(t, pool), pool
 }
 
 func (p pgInstance) args(extra ...string) []string {
@@ -169,4 +179,31 @@ func TestPostgresCancelReachesAnotherInstance(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, "%s", body)
 	awaitGroupGone(t, pgid, testGrace)
 	t.Logf("cancel sent to B until B's process group was gone: %v", time.Since(sent))
+}
+
+// TestPostgresMissedCancelIsFoundByPolling writes a cancel into the database
+// behind the store's back, so that no notification is sent, as if it had
+// been lost: the periodic pass over CANCELING tasks must find it.
+func TestPostgresMissedCancelIsFoundByPolling(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	schema, pool := newPGSchemaPool(t)
+	const interval = 300 * time.Millisecond
+	b := pgInstance{schema: schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t,
+		"-reconcile-interval", interval.String())
+	pidFile := filepath.Join(dir, "pid")
+	running := b.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
+	b.await(running.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(t, pidFile)
+	killGroupOnCleanup(t, pgid)
+
+	sent := time.Now()
+	tag, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema, "tasks"}.Sanitize()+
+		" SET state = 'CANCELING', version = version + 1, updated_at = clock_timestamp() WHERE guid = $1", running.GUID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	awaitGroupGone(t, pgid, interval+testGrace)
+	t.Logf("unannounced cancel until the process group was gone: %v (interval %v)", time.Since(sent), interval)
+	done := b.await(running.GUID, "FAILED", time.Second)
+	require.Equal(t, "task was cancelled", reason(done))
 }
