@@ -182,6 +182,9 @@ func TestListenReconciles(t *testing.T) {
 	require.Equal(t, before.Version+1, n.Version)
 	// Later intervals repeat it, which is what covers a lost notification.
 	require.Eventually(t, func() bool { return lb.inbox.count(canceling(before.GUID)) >= 3 }, 10*time.Second, 5*time.Millisecond)
+	lb.inbox.mu.Lock()
+	defer lb.inbox.mu.Unlock()
+	require.Empty(t, lb.inbox.errs, "waking up to reconcile keeps the connection")
 }
 
 // TestListenReconnects kills the listener's connection: the listener

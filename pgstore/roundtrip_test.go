@@ -68,10 +68,6 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 			ctx := context.Background()
 			app := uuid.NewString()
 
-			type op struct {
-				name string
-				run  func(t *testing.T, guid string)
-			}
 			create := func(t *testing.T) string {
 				task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "true", Labels: map[string]string{"k": "v"}})
 				require.NoError(t, err)
