@@ -186,8 +186,9 @@ func (e *executor) Stop(guid string) {
 	}
 	i := slices.IndexFunc(e.queue, func(t *tasklife.Task) bool { return t.GUID == guid })
 	if i < 0 {
-		// Not ours yet (its create has not been queued) or already done:
-		// the dispatcher's Start will find it CANCELING.
+		// Another instance's, already done, or not queued yet (its
+		// create is still on the way): then the dispatcher's Start will
+		// find it CANCELING.
 		return
 	}
 	e.queue = slices.Delete(e.queue, i, i+1)

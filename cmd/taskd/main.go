@@ -282,17 +282,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		exec.Enqueue(pending)
 		// Listening after the recovery: the listener's first pass over the
 		// CANCELING tasks catches a cancel made meanwhile.
-		listenCtx, cancel := context.WithCancel(context.Background())
-		listening := make(chan struct{})
-		go func() {
-			defer close(listening)
-			_ = listenForCancels(listenCtx, pg, exec, cfg.reconcile, log)
-		}()
-		stopListening = func() {
-			cancel()
-			<-listening
-		}
-		defer stopListening() // idempotent; before the pool closes
+		stopListening = listenForCancels(pg, exec, cfg.reconcile, log)
+		defer stopListening() // before the pool closes
 	}
 	srv := &http.Server{
 		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),

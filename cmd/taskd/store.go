@@ -125,20 +125,30 @@ func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tas
 }
 
 // listenForCancels tells the executor about every cancel committed on the
-// database, by any instance, until ctx is done: pgstore's listener delivers
-// each committed transition and, every interval, the tasks in CANCELING, in
-// case a notification was lost. Stop ignores tasks this instance does not
-// hold, and repeats.
-func listenForCancels(ctx context.Context, store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) error {
-	return store.Listen(ctx, pgstore.ListenOptions{
-		Handle: func(_ context.Context, n pgstore.Notification) {
-			if n.To == tasklife.StateCanceling {
-				e.Stop(n.GUID)
-			}
-		},
-		ReconcileInterval: interval,
-		OnError: func(_ context.Context, err error) {
-			log.Warn("database listener: cancels from other instances are delayed until it reconnects", "error", err)
-		},
-	})
+// database, by any instance, until the returned stop is called: pgstore's
+// listener delivers each committed transition and, every interval, the
+// tasks in CANCELING, in case a notification was lost. Stop ignores tasks
+// this instance does not hold, and repeats. stop waits for the listener to
+// let go of its connection; calling it again does nothing.
+func listenForCancels(store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = store.Listen(ctx, pgstore.ListenOptions{
+			Handle: func(_ context.Context, n pgstore.Notification) {
+				if n.To == tasklife.StateCanceling {
+					e.Stop(n.GUID)
+				}
+			},
+			ReconcileInterval: interval,
+			OnError: func(_ context.Context, err error) {
+				log.Warn("database listener: cancels made on other instances wait until it reconnects", "error", err)
+			},
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
