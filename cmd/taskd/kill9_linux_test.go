@@ -33,7 +33,7 @@ func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	inst := pgInstance{schema: newPGSchema(t), name: "a", stateDir: filepath.Join(dir, "state")}
-	a := inst.start(t)
+	a := inst.start(t, "-max-running", "2")
 
 	type started struct {
 		guid          string
@@ -52,15 +52,21 @@ func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
 		tasks = append(tasks, s)
 	}
 
+	marker := filepath.Join(dir, "marker")
+	pending := a.create("touch " + marker) // accepted, waiting for a slot
+
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+	killed := time.Now()
 	<-a.exited
 	for _, s := range tasks {
 		awaitDead(t, s.leader, 2*time.Second) // Pdeathsig
 		require.True(t, alive(s.child), "the task's child died with taskd: nothing left to test")
 	}
-	t.Logf("after kill -9 of taskd: each task's shell died (Pdeathsig), its child lives on")
+	t.Logf("%v after kill -9 of taskd: each task's shell is dead (Pdeathsig), its child lives on", time.Since(killed))
 
-	again := inst.start(t)
+	restarted := time.Now()
+	again := inst.start(t, "-max-running", "2")
+	t.Logf("restart until serving, leftovers killed: %v", time.Since(restarted))
 	for _, s := range tasks {
 		// taskd killed them before it started serving.
 		require.False(t, alive(s.child), "process %d of task %s outlived the restart", s.child, s.guid)
@@ -68,10 +74,14 @@ func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
 		require.Equal(t, "FAILED", got.State)
 		require.Equal(t, "Unable to determine completion status", reason(got))
 	}
+	again.await(pending.GUID, "SUCCEEDED", 5*time.Second)
+	_, err := os.Stat(marker)
+	require.NoError(t, err, "the task accepted before the crash did not run")
 	require.Contains(t, again.log.String(), "killed processes a previous taskd left running")
+	var records []string
 	after := again.create("echo after")
 	again.await(after.GUID, "SUCCEEDED", 5*time.Second)
-	records, err := filepath.Glob(filepath.Join(inst.stateDir, "*"+recordSuffix))
+	records, err = filepath.Glob(filepath.Join(inst.stateDir, "*"+recordSuffix))
 	require.NoError(t, err)
 	require.Empty(t, records, "process records left behind")
 	_, err = os.Stat(filepath.Join(inst.stateDir, "lock"))
