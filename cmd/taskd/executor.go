@@ -33,6 +33,13 @@ const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
 // the group is killed only a process that left the group can hold the pipes.
 const outputDrain = 250 * time.Millisecond
 
+// reportRetry and maxReportRetry are the first and the last wait before
+// retrying an outcome the store could not take: about 3 s in all.
+const (
+	reportRetry    = 100 * time.Millisecond
+	maxReportRetry = 1600 * time.Millisecond
+)
+
 // maxLogLine is the longest piece of output logged as one line; longer lines
 // are logged in pieces.
 const maxLogLine = 16 << 10
@@ -336,6 +343,13 @@ func describe(ws syscall.WaitStatus) string {
 // lost silently: a task left unfinished here stays visible as such.
 func (e *executor) report(guid string, ev tasklife.Event, reason string) {
 	t, err := e.svc.Apply(context.Background(), guid, ev, reason)
+	// A store that is briefly unreachable (a database restarting) gets a
+	// few more tries: the outcome is known, and the event is idempotent, so
+	// a try whose commit went unacknowledged is harmless to repeat.
+	for wait := reportRetry; errors.Is(err, tasklife.ErrUnavailable) && wait <= maxReportRetry; wait *= 2 {
+		time.Sleep(wait)
+		t, err = e.svc.Apply(context.Background(), guid, ev, reason)
+	}
 	if err != nil {
 		e.log.Error("task outcome could not be recorded", "task_guid", guid, "event", string(ev), "error", err)
 		return

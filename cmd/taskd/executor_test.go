@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,4 +181,32 @@ func TestExecutorShutdownKeepsQueuedTasksPending(t *testing.T) {
 	got, err = svc.Get(ctx, queued.GUID)
 	require.NoError(t, err)
 	require.Equal(t, tasklife.StatePending, got.State, "a task accepted on a durable store was canceled by a restart")
+}
+
+// unreachableOnce is a store that cannot be reached for the first few
+// attempts to record a task's outcome, as during a database restart.
+type unreachableOnce struct {
+	tasklife.Store
+	failures atomic.Int32
+}
+
+func (s *unreachableOnce) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	if req.Event == tasklife.EventSucceed && s.failures.Add(-1) >= 0 {
+		return tasklife.TransitionResult{}, fmt.Errorf("%w: connection refused", tasklife.ErrUnavailable)
+	}
+	return s.Store.Transition(ctx, req)
+}
+
+func TestExecutorRetriesAnOutcomeTheStoreMissed(t *testing.T) {
+	t.Parallel()
+	store := &unreachableOnce{Store: memstore.New()}
+	store.failures.Store(2)
+	svc := tasklife.New(store)
+	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+	got := awaitTerminal(t, svc, created.GUID)
+	require.Equal(t, tasklife.StateSucceeded, got.State)
+	require.Equal(t, int32(-1), store.failures.Load(), "two refused tries, then one that worked")
 }
