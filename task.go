@@ -507,6 +507,18 @@ func (s *Service) transition(ctx context.Context, guid string, ev Event, reason 
 	return nil, fmt.Errorf("tasklife: store kept refusing %s on %s in a state that allows it", ev, guid)
 }
 
+// Deliver calls the registered observers with changes, as if the Service had
+// just committed them. It is for changes committed outside the Service's own
+// calls, such as those of a store bound to the host's transaction (see
+// pgstore's WithTx): run the transaction through a Service without
+// observers, commit, then Deliver the changes it collected. Nothing is
+// delivered for a rolled-back transaction.
+func (s *Service) Deliver(ctx context.Context, changes ...Change) {
+	for _, c := range changes {
+		s.notify(ctx, c)
+	}
+}
+
 func (s *Service) notify(ctx context.Context, c Change) {
 	obs := s.observers.Load()
 	if obs == nil {

@@ -98,3 +98,18 @@ func TestObserveWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before+10, seen, "every registered observer runs once per write")
 }
+
+func TestDeliver(t *testing.T) {
+	t.Parallel()
+	var got []tasklife.Change
+	svc := tasklife.New(memstore.New(), tasklife.WithObserver(func(_ context.Context, c tasklife.Change) {
+		c.Task.Name = "changed by observer"
+		got = append(got, c)
+	}))
+	task := &tasklife.Task{GUID: "g", Name: "n", State: tasklife.StateCanceling}
+	change := tasklife.Change{Task: task, From: tasklife.StateRunning, To: tasklife.StateCanceling, Event: tasklife.EventCancel}
+	svc.Deliver(context.Background(), change, change)
+	require.Len(t, got, 2)
+	require.Equal(t, tasklife.EventCancel, got[0].Event)
+	require.Equal(t, "n", task.Name, "observers get a copy")
+}

@@ -38,7 +38,7 @@
 //
 // Store.WithTx runs operations in the host's transaction. Observers of a
 // tasklife.Service would run before that transaction commits, so the host
-// delivers TxStore.Changes itself after commit (see WithTx). Notifications
+// passes TxStore.Changes to Service.Deliver after commit (see WithTx). Notifications
 // need nothing: PostgreSQL sends them at commit, and never on rollback.
 //
 // # Across instances

@@ -261,10 +261,18 @@ func TestTxVariant(t *testing.T) {
 			// listener has it, it would have had the transaction's too. It
 			// is in another app: the transaction holds lb.app's sequence.
 			marker := lb.runningIn(t, uuid.NewString())
+			// The host's Service, whose observers hear committed changes.
+			var delivered []tasklife.Change
+			hostSvc := tasklife.New(store, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) {
+				delivered = append(delivered, c)
+			}))
 			if commit {
 				require.NoError(t, tx.Commit(lb.ctx))
+				hostSvc.Deliver(lb.ctx, txStore.Changes()...)
+				require.Equal(t, changes, delivered, "after commit the host delivers the changes to its observers")
 			} else {
 				require.NoError(t, tx.Rollback(lb.ctx))
+				require.Empty(t, delivered)
 			}
 			_, err = lb.svcA.Cancel(lb.ctx, marker.GUID)
 			require.NoError(t, err)

@@ -90,8 +90,8 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 // The tasklife.Service calls its observers as soon as Store.Transition
 // returns, which for a TxStore is before the host commits. So: build the
 // Service for the transaction without observers, and after tx.Commit
-// succeeds, hand TxStore.Changes to your observers; after a rollback, drop
-// them. Notifications (see Listen) need nothing from the host: PostgreSQL
+// succeeds, hand TxStore.Changes to your main Service's Deliver, which calls
+// its observers; after a rollback, drop them. Notifications (see Listen) need nothing from the host: PostgreSQL
 // delivers them at commit and discards them on rollback.
 //
 //	tx, err := pool.Begin(ctx)
@@ -99,7 +99,7 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 //	task, err := tasklife.New(txStore).Cancel(ctx, guid)
 //	// ... the host's own writes in tx ...
 //	err = tx.Commit(ctx)
-//	for _, c := range txStore.Changes() { observer(ctx, c) }
+//	svc.Deliver(ctx, txStore.Changes()...) // svc: the host's Service with its observers
 //
 // Inside the transaction, a transition keeps its task's row locked, and a
 // create keeps its app's sequence counter locked (other creates for that app
