@@ -2,9 +2,11 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
@@ -70,4 +72,111 @@ func BenchmarkOperations(b *testing.B) {
 			must(b)(svc.Canceled(ctx, task.GUID))
 		}
 	})
+}
+
+// pgChunk is how many RUNNING tasks BenchmarkPGCancel inserts, timer
+// stopped, before it cancels them: it bounds the preparation's statement
+// size however large b.N grows.
+const pgChunk = 4096
+
+// BenchmarkPGCancel measures one RUNNING -> CANCELING transition through
+// the public API (Service.Cancel over pgstore), each on a task of its own,
+// against the baseline of one raw guarded UPDATE ... RETURNING of an
+// equivalent row through pgx on an equivalent table (same columns, indexes
+// and key count), scanned into the same field types. What the store adds
+// over the baseline is its locking read of the current row, the
+// notification it publishes and the Service around it.
+func BenchmarkPGCancel(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.Pool(b)
+	store := pgtest.StoreOn(b, pool)
+	svc := tasklife.New(store)
+	tasks := pgx.Identifier{store.Schema(), "tasks"}.Sanitize()
+	baseline := pgx.Identifier{store.Schema(), "baseline_tasks"}.Sanitize()
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+baseline+` (LIKE `+tasks+` INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+
+	// running inserts n RUNNING tasks in one statement, as Create and Start
+	// would leave them, each app getting a fresh run of sequence ids. One
+	// statement rather than 2n round trips keeps the preparation short.
+	running := func(b *testing.B, n int) []string {
+		b.Helper()
+		rows, err := pool.Query(ctx, `INSERT INTO `+tasks+` (guid, app_guid, sequence_id, name,
+	command, user_name, state, memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second,
+	droplet_guid, created_at, updated_at, version)
+SELECT gen_random_uuid()::text, $1 || (i % 64), i, 't' || i, 'bin/run --job ' || i, '',
+	'RUNNING', 256, 1024, -1, 'd', clock_timestamp(), clock_timestamp(), 2
+FROM generate_series(1, $2::int) AS i
+RETURNING guid`, uuid.NewString()+"-", n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		guids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			b.Fatal(err)
+		}
+		return guids
+	}
+
+	b.Run("pgstore", func(b *testing.B) {
+		inChunks(b, running, func(g string) error {
+			t, err := svc.Cancel(ctx, g)
+			if err == nil && t.State != tasklife.StateCanceling {
+				err = fmt.Errorf("%s: %s", g, t.State)
+			}
+			return err
+		})
+	})
+	b.Run("baseline-update", func(b *testing.B) {
+		update := `UPDATE ` + baseline + ` SET state = 'CANCELING',
+	updated_at = greatest(clock_timestamp(), updated_at), version = version + 1
+WHERE guid = $1 AND state = ANY($2)
+RETURNING guid, app_guid, sequence_id, name, command, user_name, state,
+	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
+	failure_reason, labels, annotations, created_at, updated_at, version`
+		from := []string{string(tasklife.StatePending), string(tasklife.StateRunning)}
+		// The same rows move to the baseline's table, so both tables hold
+		// as many keys as their side of the benchmark canceled.
+		moved := func(b *testing.B, n int) []string {
+			guids := running(b, n)
+			if _, err := pool.Exec(ctx, `WITH moved AS (DELETE FROM `+tasks+` WHERE guid = ANY($1) RETURNING *)
+INSERT INTO `+baseline+` OVERRIDING SYSTEM VALUE SELECT * FROM moved`, guids); err != nil {
+				b.Fatal(err)
+			}
+			return guids
+		}
+		inChunks(b, moved, func(g string) error {
+			var (
+				t             tasklife.Task
+				state         string
+				failureReason *string
+			)
+			err := pool.QueryRow(ctx, update, g, from).Scan(&t.GUID, &t.AppGUID, &t.SequenceID,
+				&t.Name, &t.Command, &t.User, &state, &t.MemoryInMB, &t.DiskInMB,
+				&t.LogRateLimitInBytesPerSecond, &t.DropletGUID, &failureReason,
+				&t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+			if err == nil && state != string(tasklife.StateCanceling) {
+				err = fmt.Errorf("%s: %s", g, state)
+			}
+			return err
+		})
+	})
+}
+
+// inChunks runs op on b.N tasks, preparing them pgChunk at a time with the
+// timer stopped.
+func inChunks(b *testing.B, prepare func(b *testing.B, n int) []string, op func(guid string) error) {
+	b.ReportAllocs()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		guids := prepare(b, min(pgChunk, b.N-done))
+		b.StartTimer()
+		for _, g := range guids {
+			if err := op(g); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += len(guids)
+	}
 }
