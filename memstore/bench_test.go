@@ -91,6 +91,7 @@ func BenchmarkCancelParallel(b *testing.B) {
 		b.StopTimer()
 		guids := runningTasks(b, svc, b.N)
 		var next atomic.Int64
+		runtime.GC()
 		b.StartTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

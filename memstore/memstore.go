@@ -48,11 +48,6 @@ type appShard struct {
 	_   [48]byte
 }
 
-type record struct {
-	t     tasklife.Task
-	order uint64
-}
-
 // Option configures a Store.
 type Option func(*Store)
 
@@ -81,14 +76,10 @@ func (s *Store) shardIndex(key string) int {
 	return int(maphash.String(s.seed, key) % numShards)
 }
 
-// timestamp is the store's notion of now: UTC, microsecond precision (what
+// timestamp is the store's notion of now in unix microseconds (what
 // PostgreSQL keeps, so that every store behaves alike), never before floor.
-func (s *Store) timestamp(floor time.Time) time.Time {
-	now := s.now().UTC().Truncate(time.Microsecond)
-	if now.Before(floor) {
-		return floor
-	}
-	return now
+func (s *Store) timestamp(floor int64) int64 {
+	return max(s.now().UnixMicro(), floor)
 }
 
 // Create implements tasklife.Store.
@@ -96,39 +87,27 @@ func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &record{t: *t}
-	r.t.Labels = tasklife.CloneMap(t.Labels)
-	r.t.Annotations = tasklife.CloneMap(t.Annotations)
-	if t.DiskInMB != nil {
-		d := *t.DiskInMB
-		r.t.DiskInMB = &d
-	}
-	r.t.State = tasklife.StatePending
-	r.t.FailureReason = ""
-	r.t.Version = 1
-
 	// The sequence id and the insertion happen under the app's lock, so a
 	// task with sequence id n is visible before n+1 is handed out: lists by
 	// sequence id never see a gap.
 	as := &s.apps[s.shardIndex(t.AppGUID)]
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	r.t.SequenceID = as.seq[t.AppGUID] + 1
-	as.seq[t.AppGUID] = r.t.SequenceID
+	seq := as.seq[t.AppGUID] + 1
+	as.seq[t.AppGUID] = seq
 
 	for {
-		r.t.GUID = uuid.NewString()
-		sh := &s.shards[s.shardIndex(r.t.GUID)]
+		guid := uuid.NewString()
+		sh := &s.shards[s.shardIndex(guid)]
 		sh.mu.Lock()
-		if _, dup := sh.tasks[r.t.GUID]; dup {
+		if _, dup := sh.tasks[guid]; dup {
 			sh.mu.Unlock()
 			continue
 		}
-		r.t.CreatedAt = s.timestamp(time.Time{})
-		r.t.UpdatedAt = r.t.CreatedAt
+		r := newRecord(t, guid, seq, s.timestamp(0))
 		r.order = s.order.Add(1)
-		sh.tasks[r.t.GUID] = r
-		out := r.t.Clone()
+		sh.tasks[r.guid()] = r // keyed by the blob's copy: no second string
+		out := r.task()
 		sh.mu.Unlock()
 		return out, nil
 	}
@@ -146,7 +125,7 @@ func (s *Store) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
 	if !ok {
 		return nil, tasklife.ErrNotFound
 	}
-	return r.t.Clone(), nil
+	return r.task(), nil
 }
 
 // Transition implements tasklife.Store: the check and the write happen under
@@ -162,18 +141,18 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 	if !ok {
 		return tasklife.TransitionResult{}, tasklife.ErrNotFound
 	}
-	if !slices.Contains(req.From, r.t.State) {
-		return tasklife.TransitionResult{Task: r.t.Clone()}, nil
+	from := r.currentState()
+	if !slices.Contains(req.From, from) {
+		return tasklife.TransitionResult{Task: r.task()}, nil
 	}
-	from := r.t.State
-	r.t.State = req.To
-	r.t.FailureReason = ""
+	r.state = stateIndex(req.To)
+	r.failure = ""
 	if req.To == tasklife.StateFailed {
-		r.t.FailureReason = req.FailureReason
+		r.failure = req.FailureReason
 	}
-	r.t.UpdatedAt = s.timestamp(r.t.UpdatedAt)
-	r.t.Version++
-	return tasklife.TransitionResult{Task: r.t.Clone(), From: from, Applied: true}, nil
+	r.updated = s.timestamp(r.updated)
+	r.version++
+	return tasklife.TransitionResult{Task: r.task(), From: from, Applied: true}, nil
 }
 
 // List implements tasklife.Store. It read-locks every shard for the length
@@ -199,26 +178,26 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 				continue
 			}
 			seen[g] = true
-			if r, ok := s.shards[s.shardIndex(g)].tasks[g]; ok && matches(&r.t, q) {
+			if r, ok := s.shards[s.shardIndex(g)].tasks[g]; ok && matches(r, q) {
 				hits = append(hits, r)
 			}
 		}
 	} else {
 		for i := range s.shards {
 			for _, r := range s.shards[i].tasks {
-				if matches(&r.t, q) {
+				if matches(r, q) {
 					hits = append(hits, r)
 				}
 			}
 		}
 	}
 
-	key := func(r *record) time.Time { return r.t.CreatedAt }
+	key := func(r *record) int64 { return r.created }
 	if q.OrderBy == tasklife.OrderByUpdatedAt {
-		key = func(r *record) time.Time { return r.t.UpdatedAt }
+		key = func(r *record) int64 { return r.updated }
 	}
 	slices.SortFunc(hits, func(a, b *record) int {
-		c := key(a).Compare(key(b))
+		c := cmp.Compare(key(a), key(b))
 		if c == 0 {
 			c = cmp.Compare(a.order, b.order)
 		}
@@ -233,15 +212,15 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 	if skip := max(q.Page, 1) - 1; skip <= len(hits)/perPage { // no overflow for huge pages
 		start := skip * perPage
 		for _, r := range hits[min(start, len(hits)):min(start+perPage, len(hits))] {
-			page.Tasks = append(page.Tasks, r.t.Clone())
+			page.Tasks = append(page.Tasks, r.task())
 		}
 	}
 	return page, nil
 }
 
-func matches(t *tasklife.Task, q tasklife.ListQuery) bool {
-	return (len(q.Names) == 0 || slices.Contains(q.Names, t.Name)) &&
-		(len(q.States) == 0 || slices.Contains(q.States, t.State)) &&
-		(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, t.AppGUID)) &&
-		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, t.SequenceID))
+func matches(r *record, q tasklife.ListQuery) bool {
+	return (len(q.Names) == 0 || slices.Contains(q.Names, r.text(textName))) &&
+		(len(q.States) == 0 || slices.Contains(q.States, r.currentState())) &&
+		(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, r.text(textApp))) &&
+		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, r.seq))
 }

@@ -1,0 +1,120 @@
+package memstore
+
+import (
+	"time"
+
+	"github.com/tasklife/tasklife"
+)
+
+// record is how the store keeps one task: compact, and mostly free of
+// pointers, because every pointer in a million records is work for the
+// garbage collector on every cycle. The fields that never change after
+// create share one string (blob); the Task handed out slices it, which
+// costs no allocation and cannot alias anything mutable.
+type record struct {
+	blob        string
+	ends        [numText]uint32 // end offset of each text field in blob
+	failure     string
+	labels      map[string]string
+	annotations map[string]string
+	seq         int64
+	memory      int64
+	disk        int64
+	logRate     int64
+	version     int64
+	created     int64 // unix microseconds, UTC
+	updated     int64
+	order       uint64 // creation order, for ties in list ordering
+	state       uint8  // index into states
+	hasDisk     bool
+}
+
+// The text fields in blob, in order.
+const (
+	textGUID = iota
+	textApp
+	textName
+	textCommand
+	textUser
+	textDroplet
+	numText
+)
+
+var states = tasklife.States()
+
+func stateIndex(s tasklife.State) uint8 {
+	for i, st := range states {
+		if st == s {
+			return uint8(i)
+		}
+	}
+	panic("memstore: unknown state " + string(s))
+}
+
+// newRecord builds a PENDING record from t with the store-assigned fields.
+func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
+	texts := [numText]string{guid, t.AppGUID, t.Name, t.Command, t.User, t.DropletGUID}
+	n := 0
+	for _, s := range texts {
+		n += len(s)
+	}
+	buf := make([]byte, 0, n)
+	r := &record{
+		labels:      tasklife.CloneMap(t.Labels),
+		annotations: tasklife.CloneMap(t.Annotations),
+		seq:         seq,
+		memory:      t.MemoryInMB,
+		logRate:     t.LogRateLimitInBytesPerSecond,
+		version:     1,
+		created:     now,
+		updated:     now,
+		state:       stateIndex(tasklife.StatePending),
+	}
+	for i, s := range texts {
+		buf = append(buf, s...)
+		r.ends[i] = uint32(len(buf))
+	}
+	r.blob = string(buf)
+	if t.DiskInMB != nil {
+		r.disk, r.hasDisk = *t.DiskInMB, true
+	}
+	return r
+}
+
+func (r *record) text(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	return r.blob[start:r.ends[i]]
+}
+
+func (r *record) guid() string                 { return r.text(textGUID) }
+func (r *record) currentState() tasklife.State { return states[r.state] }
+
+// task returns a caller-owned copy of the record as a Task.
+func (r *record) task() *tasklife.Task {
+	t := &tasklife.Task{
+		GUID:                         r.text(textGUID),
+		AppGUID:                      r.text(textApp),
+		SequenceID:                   r.seq,
+		Name:                         r.text(textName),
+		Command:                      r.text(textCommand),
+		User:                         r.text(textUser),
+		State:                        states[r.state],
+		MemoryInMB:                   r.memory,
+		LogRateLimitInBytesPerSecond: r.logRate,
+		DropletGUID:                  r.text(textDroplet),
+		FailureReason:                r.failure,
+		Labels:                       tasklife.CloneMap(r.labels),
+		Annotations:                  tasklife.CloneMap(r.annotations),
+		CreatedAt:                    time.UnixMicro(r.created).UTC(),
+		UpdatedAt:                    time.UnixMicro(r.updated).UTC(),
+		Version:                      r.version,
+	}
+	if r.hasDisk {
+		d := r.disk
+		t.DiskInMB = &d
+	}
+	return t
+}
