@@ -279,20 +279,13 @@ func testConcurrentCreateSequenceIDs(t *testing.T, newStore NewStore) {
 	const n = 40
 	ids := make([]int64, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			task, err := b.svc.Create(b.ctx, tasklife.NewTask{AppGUID: b.app, Command: "true"})
-			errs[i] = err
-			if err == nil {
-				ids[i] = task.SequenceID
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	concurrently(n, func(i int) {
+		task, err := b.svc.Create(b.ctx, tasklife.NewTask{AppGUID: b.app, Command: "true"})
+		errs[i] = err
+		if err == nil {
+			ids[i] = task.SequenceID
+		}
+	})
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
@@ -515,16 +508,9 @@ func testConcurrentCancel(t *testing.T, newStore NewStore) {
 	const n = 32
 	results := make([]*tasklife.Task, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = b.svc.Cancel(b.ctx, task.GUID)
-		})
-	}
-	close(start)
-	wg.Wait()
+	concurrently(n, func(i int) {
+		results[i], errs[i] = b.svc.Cancel(b.ctx, task.GUID)
+	})
 	for i := range n {
 		require.NoError(t, errs[i])
 		require.Equal(t, tasklife.StateCanceling, results[i].State)
@@ -552,17 +538,9 @@ func testRacingEvents(t *testing.T, newStore NewStore) {
 				defer mu.Unlock()
 				applied[slices.Index(events, c.Event)] = true
 			}))
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i, ev := range events {
-				wg.Go(func() {
-					<-start
-					_, err := svc.Apply(b.ctx, task.GUID, ev, reason)
-					errs[i] = err
-				})
-			}
-			close(start)
-			wg.Wait()
+			concurrently(len(events), func(i int) {
+				_, errs[i] = svc.Apply(b.ctx, task.GUID, events[i], reason)
+			})
 			for i := range events {
 				switch {
 				case errs[i] == nil && applied[i]:
@@ -587,6 +565,21 @@ func testRacingEvents(t *testing.T, newStore NewStore) {
 				"round %d from %s: outcomes %v and final state %s match no serial order", round, initial, outcomes, final.State)
 		}
 	}
+}
+
+// concurrently runs fn(0) .. fn(n-1) in n goroutines released together, and
+// waits for all of them.
+func concurrently(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
 }
 
 // serialOrderExists reports whether some order of events, applied one at a
