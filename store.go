@@ -45,9 +45,11 @@ type Store interface {
 	// task as written and Applied=true.
 	//
 	// If the state is not one of req.From, the store writes nothing and
-	// returns the task as it currently is, with Applied=false. That task
-	// must be the state that defeated the guard, not an older read: if a
-	// concurrent writer won, return what it wrote.
+	// returns the task with Applied=false: as it is now, or as it was at
+	// some moment during the call (a statement's snapshot, say). Either is
+	// linearizable. A snapshot from before a concurrent writer committed
+	// may show a state that allows the event; the Service then asks again,
+	// so a store need not lock the row to read the winner's write.
 	Transition(ctx context.Context, req TransitionRequest) (TransitionResult, error)
 }
 

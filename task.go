@@ -474,9 +474,11 @@ func TruncateFailureReason(reason string) string {
 	return reason[:i]
 }
 
-// staleRetries bounds how often transition retries a store that refused a
-// write while reporting a state that allows it (a stale read).
-const staleRetries = 3
+// staleRetries bounds how often transition asks again when a store refused
+// a write while reporting a state that allows it: a snapshot read from
+// before a concurrent writer committed. Each retry needs another concurrent
+// commit on the same task to fail again.
+const staleRetries = 8
 
 func (s *Service) transition(ctx context.Context, guid string, ev Event, reason string) (*Task, error) {
 	if guid == "" {

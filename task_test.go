@@ -69,7 +69,7 @@ func TestServiceBoundsRetriesOnStaleStore(t *testing.T) {
 	_, err := tasklife.New(s).Cancel(context.Background(), "g")
 	require.Error(t, err)
 	require.False(t, errors.Is(err, tasklife.ErrInvalidTransition))
-	require.Equal(t, 3, s.calls)
+	require.Equal(t, 8, s.calls)
 }
 
 func TestObserveWhileRunning(t *testing.T) {
