@@ -21,3 +21,10 @@ func TestLinearizability(t *testing.T) {
 		t.Fatalf("checked %d histories, want 500", rep.Histories)
 	}
 }
+
+func TestShardsFillCacheLines(t *testing.T) {
+	t.Parallel()
+	if s := memstore.ShardSizes(); s != [2]uintptr{64, 64} {
+		t.Fatalf("shard sizes %v: each shard must fill exactly one 64-byte cache line", s)
+	}
+}
