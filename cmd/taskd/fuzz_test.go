@@ -63,13 +63,7 @@ func FuzzCreateBody(f *testing.F) {
 		if !authorized && w.Code != http.StatusUnauthorized {
 			t.Fatalf("a wrong token must be 401, got %d", w.Code)
 		}
-		var env struct {
-			Errors []struct {
-				Detail string `json:"detail"`
-				Title  string `json:"title"`
-				Code   int    `json:"code"`
-			} `json:"errors"`
-		}
+		var env cfError
 		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || len(env.Errors) != 1 ||
 			env.Errors[0].Title == "" || env.Errors[0].Code == 0 || env.Errors[0].Detail == "" {
 			t.Fatalf("%d without the CF envelope: %s", w.Code, w.Body)
