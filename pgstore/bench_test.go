@@ -84,8 +84,9 @@ const pgChunk = 4096
 // against the baseline of one raw guarded UPDATE ... RETURNING of an
 // equivalent row through pgx on an equivalent table (same columns, indexes
 // and key count), scanned into the same field types. What the store adds
-// over the baseline is its locking read of the current row, the
-// notification it publishes and the Service around it.
+// over the baseline is the state it keeps in prev_state, the notification
+// it publishes, the fallback read it skips when the update applies, and the
+// Service around it.
 func BenchmarkPGCancel(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.Pool(b)

@@ -10,15 +10,20 @@
 //
 // Create, Get and every transition are one SQL statement each, so one round
 // trip (the first use of a statement on a connection also prepares it, in
-// pgx's default query mode). A transition locks the task's row and reads
-// its latest committed version (SELECT ... FOR NO KEY UPDATE in a CTE),
-// updates it only if its state is one the event may leave, publishes the
-// change with pg_notify, and returns either the written row or the row as
-// it is: success, idempotent no-op, invalid transition and not found are
-// told apart without a second query. Reading the locked row, rather than
-// the statement's snapshot, matters under READ COMMITTED: a transition that
-// waited for a concurrent writer judges and reports what that writer
-// committed. Create upserts the app's counter row in app_sequences, which
+// pgx's default query mode). A transition is a guarded UPDATE (WHERE guid
+// and state is one the event may leave) that touches the row once: it
+// publishes the change with pg_notify and returns the written row, and only
+// when it wrote nothing does the same statement read the row, to tell
+// idempotent no-op, invalid transition and not found apart without a second
+// query. The UPDATE also sets prev_state = state (SET reads the old row), a
+// column that exists so that RETURNING can report the state the task left
+// without a read before the write. Under READ COMMITTED an UPDATE that
+// waited for a concurrent writer re-checks its guard on what that writer
+// committed, so it never writes over a state the event may not leave. A
+// refused transition, though, reads the row as of the statement's
+// snapshot, which may predate that writer: the Store contract allows it,
+// and when that row shows a state the event may leave, the Service simply
+// asks again. Create upserts the app's counter row in app_sequences, which
 // assigns the next sequence id and makes creates for one app take turns
 // until commit, so ids are unique and gap-free; UNIQUE (app_guid,
 // sequence_id) backs that up.

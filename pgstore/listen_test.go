@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -299,4 +301,87 @@ func TestTxVariant(t *testing.T) {
 			require.Equal(t, existing.SequenceID+1, next.SequenceID)
 		})
 	}
+}
+
+// TestNotifiesEachCommittedTransitionOnce: clients race random events on a
+// few tasks, so that many are no-ops, invalid, or refused on a stale
+// snapshot and asked again. The channel carries exactly the changes the
+// Service reported as committed, each once, and nothing else.
+func TestNotifiesEachCommittedTransitionOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := pgtest.StoreOn(t, pool)
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(ctx) }()
+	_, err = conn.Exec(ctx, `LISTEN `+pgx.Identifier{store.Channel()}.Sanitize())
+	require.NoError(t, err)
+
+	type change struct {
+		GUID    string         `json:"guid"`
+		Event   tasklife.Event `json:"event"`
+		From    tasklife.State `json:"from"`
+		To      tasklife.State `json:"to"`
+		Version int64          `json:"version"`
+	}
+	var (
+		mu        sync.Mutex
+		committed []change
+	)
+	svc := tasklife.New(store, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		committed = append(committed, change{c.Task.GUID, c.Event, c.From, c.To, c.Task.Version})
+	}))
+	// Every client sends one event to each task, in the same order, so
+	// they meet on one task at a time.
+	const tasks, clients = 40, 8
+	guids := make([]string, tasks)
+	for i := range guids {
+		task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: uuid.NewString(), Command: "true"})
+		require.NoError(t, err)
+		guids[i] = task.GUID
+	}
+	events := []tasklife.Event{tasklife.EventStart, tasklife.EventStart, tasklife.EventCancel,
+		tasklife.EventSucceed, tasklife.EventFail, tasklife.EventCanceled}
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i, guid := range guids {
+				_, err := svc.Apply(ctx, guid, events[(c*7+i)%len(events)], "boom")
+				if err != nil && !errors.Is(err, tasklife.ErrInvalidTransition) {
+					errs[c] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	// Notifications arrive in commit order: once the marker is in, every
+	// transition's would be.
+	_, err = pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, store.Channel())
+	require.NoError(t, err)
+	var published []change
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		n, err := conn.WaitForNotification(wait)
+		require.NoError(t, err)
+		if n.Payload == "marker" {
+			break
+		}
+		var c change
+		require.NoError(t, json.Unmarshal([]byte(n.Payload), &c))
+		published = append(published, c)
+	}
+	t.Logf("%d of %d operations committed a transition", len(committed), tasks*clients)
+	require.NotEmpty(t, committed)
+	require.Less(t, len(committed), tasks*clients, "the race produced no no-op or refusal")
+	require.ElementsMatch(t, committed, published)
 }

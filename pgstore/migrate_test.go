@@ -81,3 +81,53 @@ func TestREADMEHasTheSQL(t *testing.T) {
 		require.Contains(t, string(readme), string(sql), "README.md must show %s verbatim", f)
 	}
 }
+
+// TestMigrateFromVersion1: a schema migrated before prev_state existed,
+// with a task in it, gets only the new migration; the task's prev_state is
+// NULL until its next transition, which reports the state it left.
+func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	schema := pgtest.SchemaName(t, pool)
+	ident := pgx.Identifier{schema}.Sanitize()
+	v1, err := fs.ReadFile(pgstore.Migrations, "migrations/0001_create_tasks.sql")
+	require.NoError(t, err)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	for _, stmt := range []string{
+		`CREATE SCHEMA ` + ident,
+		`CREATE TABLE ` + ident + `.schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + ident + `.schema_migrations (version, name) VALUES (1, '0001_create_tasks.sql')`,
+		`SET LOCAL search_path TO ` + ident,
+		string(v1),
+	} {
+		_, err := tx.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol)
+		require.NoError(t, err)
+	}
+	require.NoError(t, tx.Commit(ctx))
+	old, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	require.NoError(t, err)
+	// Written by a version that knew no prev_state: Create's statement
+	// names its columns, so it runs on either schema.
+	task, err := tasklife.New(old).Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+
+	require.NoError(t, old.Migrate(ctx))
+	rows, err := pool.Query(ctx, `SELECT version FROM `+ident+`.schema_migrations ORDER BY version`)
+	require.NoError(t, err)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	require.NoError(t, err)
+	require.Equal(t, []int32{1, 2}, versions)
+	var prev *string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT prev_state FROM `+ident+`.tasks WHERE guid = $1`, task.GUID).Scan(&prev))
+	require.Nil(t, prev)
+
+	var changes []tasklife.Change
+	svc := tasklife.New(old, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) { changes = append(changes, c) }))
+	started, err := svc.Start(ctx, task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, []tasklife.Change{{Task: started, From: tasklife.StatePending, To: tasklife.StateRunning, Event: tasklife.EventStart}}, changes)
+	require.NoError(t, old.Migrate(ctx), "migrating again does nothing")
+}

@@ -101,9 +101,9 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 //	err = tx.Commit(ctx)
 //	svc.Deliver(ctx, txStore.Changes()...) // svc: the host's Service with its observers
 //
-// Inside the transaction, a transition keeps its task's row locked, and a
-// create keeps its app's sequence counter locked (other creates for that app
-// wait), until the transaction ends.
+// Inside the transaction, an applied transition keeps its task's row locked,
+// and a create keeps its app's sequence counter locked (other creates for
+// that app wait), until the transaction ends.
 func (s *Store) WithTx(tx pgx.Tx) *TxStore {
 	ts := &TxStore{}
 	ts.ops = ops{db: tx, sql: s.sql, applied: ts.record}
@@ -190,31 +190,34 @@ RETURNING ` + columns,
 
 		get: `SELECT ` + columns + ` FROM ` + tasks + ` WHERE guid = $1`,
 
-		// cur locks the row and, under READ COMMITTED, reads its latest
-		// committed version (a plain read would see the statement's older
-		// snapshot). The guard is checked against that version, so a refused
-		// transition reports the state that refused it. note publishes the
-		// change; PostgreSQL delivers it at commit, and never after a
-		// rollback. The final SELECT returns one row: the written task, or
-		// the current one; no row means no task.
-		transition: `WITH cur AS (
-	SELECT id, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 FOR NO KEY UPDATE
-), upd AS (
-	UPDATE ` + tasks + ` AS t
-	SET state = $3, failure_reason = NULLIF($4, ''),
-		updated_at = greatest(clock_timestamp(), cur.updated_at), version = t.version + 1
-	FROM cur
-	WHERE t.id = cur.id AND cur.state = ANY($2::text[])
-	RETURNING ` + prefixed("t") + `
+		// One access to the row when the guard holds: upd writes it and,
+		// through prev_state (SET reads the old row), reports the state it
+		// left. Under READ COMMITTED an UPDATE that waited for a concurrent
+		// writer re-checks its WHERE on the committed row, so it applies
+		// only to a state the event may leave, and prev_state is that
+		// state. note publishes the change; it is joined into the first
+		// branch because a CTE without side effects on the table runs only
+		// when read, and PostgreSQL delivers the notification at commit,
+		// never after a rollback. Only when upd wrote nothing does the
+		// second branch (a one-time filter skips it otherwise) read the row
+		// as of the statement's snapshot: it may predate a concurrent
+		// winner, which the Store contract allows (the Service asks again
+		// when that row would allow the event). No row means no task.
+		transition: `WITH upd AS (
+	UPDATE ` + tasks + `
+	SET prev_state = state, state = $3, failure_reason = NULLIF($4, ''),
+		updated_at = greatest(clock_timestamp(), updated_at), version = version + 1
+	WHERE guid = $1 AND state = ANY($2::text[])
+	RETURNING prev_state, ` + columns + `
 ), note AS (
 	SELECT pg_notify(` + channel + `, json_build_object(
-		'guid', upd.guid, 'app_guid', upd.app_guid, 'event', $5::text,
-		'from', cur.state, 'to', upd.state, 'version', upd.version)::text) AS sent
-	FROM upd, cur
+		'guid', guid, 'app_guid', app_guid, 'event', $5::text,
+		'from', prev_state, 'to', state, 'version', version)::text) AS sent
+	FROM upd
 )
-SELECT true, cur.state, ` + prefixed("upd") + ` FROM upd, cur, note
+SELECT true, upd.prev_state, ` + prefixed("upd") + ` FROM upd, note
 UNION ALL
-SELECT false, cur.state, ` + prefixed("cur") + ` FROM cur WHERE NOT EXISTS (SELECT FROM upd)`,
+SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT EXISTS (SELECT FROM upd)`,
 
 		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = 'CANCELING'`,
 	}
@@ -288,7 +291,7 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 	}
 	var (
 		applied bool
-		prev    string
+		prev    *string // NULL when refused
 	)
 	row := o.db.QueryRow(ctx, o.sql.transition, req.GUID, from, string(req.To), req.FailureReason, string(req.Event))
 	t, err := scanTask(row, &applied, &prev)
@@ -302,7 +305,9 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 	}
 	res := tasklife.TransitionResult{Task: t, Applied: applied}
 	if applied {
-		res.From = tasklife.State(prev)
+		if prev != nil {
+			res.From = tasklife.State(*prev)
+		}
 		if o.applied != nil {
 			o.applied(tasklife.Change{Task: t.Clone(), From: res.From, To: req.To, Event: req.Event})
 		}
