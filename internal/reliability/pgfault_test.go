@@ -26,6 +26,10 @@ const loadApp = "tasklife-fault-load"
 // faultStore returns a store whose connections are marked so the injector
 // can find them, with synchronous commit on: an acknowledged commit must
 // survive a crash (the throwaway test server turns it off for speed).
+//
+// Once the injector stops, the pool still holds connections whose backends
+// it killed, so the pool is reset when the test ends, before its schema is
+// dropped.
 func faultStore(t *testing.T) *pgstore.Store {
 	t.Helper()
 	cfg := pgtest.Config(t)
@@ -33,7 +37,10 @@ func faultStore(t *testing.T) *pgstore.Store {
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	cfg.MaxConns = 8
-	return pgtest.StoreOn(t, pgtest.NewPool(t, cfg))
+	pool := pgtest.NewPool(t, cfg)
+	store := pgtest.StoreOn(t, pool)
+	t.Cleanup(pool.Reset) // runs before StoreOn's schema drop: cleanups run last-in first-out
+	return store
 }
 
 func options() storetest.LinOptions {
