@@ -40,7 +40,8 @@ type Store interface {
 	// Transition applies one lifecycle step as ONE guarded operation: if and
 	// only if the task's current state is one of req.From, it sets State to
 	// req.To, FailureReason to req.FailureReason, UpdatedAt to the current
-	// time (never earlier than the previous UpdatedAt) and increments
+	// time (always later than the previous UpdatedAt, by at least a
+	// microsecond if the clock has not moved on) and increments
 	// Version by one, all atomically with the check. It then returns the
 	// task as written and Applied=true.
 	//

@@ -82,6 +82,10 @@ func (s *Store) timestamp(floor int64) int64 {
 	return max(s.now().UnixMicro(), floor)
 }
 
+// later returns a timestamp after prev: a write always moves updated_at,
+// even within one microsecond or when the clock steps back.
+func (s *Store) later(prev int64) int64 { return s.timestamp(prev + 1) }
+
 // Create implements tasklife.Store.
 func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
@@ -150,7 +154,7 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 	if req.To == tasklife.StateFailed {
 		r.failure = req.FailureReason
 	}
-	r.updated = s.timestamp(r.updated)
+	r.updated = s.later(r.updated)
 	r.version++
 	return tasklife.TransitionResult{Task: r.task(), From: from, Applied: true}, nil
 }

@@ -1,7 +1,11 @@
 package memstore_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/memstore"
@@ -27,4 +31,25 @@ func TestShardsFillCacheLines(t *testing.T) {
 	if s := memstore.ShardSizes(); s != [2]uintptr{64, 64} {
 		t.Fatalf("shard sizes %v: each shard must fill exactly one 64-byte cache line", s)
 	}
+}
+
+// TestWritesMoveUpdatedAtWithAStoppedClock: updated_at changes exactly when
+// the task does, even when the clock has not moved (or went back).
+func TestWritesMoveUpdatedAtWithAStoppedClock(t *testing.T) {
+	t.Parallel()
+	stopped := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	svc := tasklife.New(memstore.New(memstore.WithClock(func() time.Time { return stopped })))
+	ctx := context.Background()
+	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+	started, err := svc.Start(ctx, task.GUID)
+	require.NoError(t, err)
+	require.True(t, started.UpdatedAt.After(task.UpdatedAt))
+	stopped = stopped.Add(-time.Hour) // the clock steps back
+	canceling, err := svc.Cancel(ctx, task.GUID)
+	require.NoError(t, err)
+	require.True(t, canceling.UpdatedAt.After(started.UpdatedAt))
+	again, err := svc.Cancel(ctx, task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, canceling.UpdatedAt, again.UpdatedAt, "a no-op leaves updated_at alone")
 }

@@ -206,7 +206,7 @@ RETURNING ` + columns,
 		transition: `WITH upd AS (
 	UPDATE ` + tasks + `
 	SET prev_state = state, state = $3, failure_reason = NULLIF($4, ''),
-		updated_at = greatest(clock_timestamp(), updated_at), version = version + 1
+		updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond'), version = version + 1
 	WHERE guid = $1 AND state = ANY($2::text[])
 	RETURNING prev_state, ` + columns + `
 ), note AS (

@@ -93,11 +93,12 @@ func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequ
 		}
 		return tasklife.TransitionResult{Task: t.Clone()}, nil
 	}
-	prev := t.State
+	prev, prevUpdated := t.State, t.UpdatedAt
 	t.State = req.To
 	t.FailureReason = req.FailureReason
-	if now := time.Now().UTC(); now.After(t.UpdatedAt) {
-		t.UpdatedAt = now
+	t.UpdatedAt = time.Now().UTC()
+	if !t.UpdatedAt.After(prevUpdated) {
+		t.UpdatedAt = prevUpdated.Add(time.Microsecond)
 	}
 	t.Version++
 	return tasklife.TransitionResult{Task: t.Clone(), From: prev, Applied: true}, nil

@@ -76,6 +76,7 @@ func testStateMachine(t *testing.T, newStore NewStore) {
 					require.Equal(rt, to, got.State)
 					require.Equal(rt, m.version+1, got.Version, "a write increments version by one")
 					require.Equal(rt, before+1, calls.Load(), "one observer call per write")
+					require.True(rt, got.UpdatedAt.After(m.updated), "a write moves updated_at forward")
 					m.state, m.version = to, got.Version
 					m.reason = ""
 					if to == tasklife.StateFailed {
