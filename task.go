@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -227,6 +228,10 @@ type Change struct {
 
 // Observer is called after each committed transition, never after a no-op
 // or a failed operation, in the goroutine of the operation that committed it.
+// When a store loses the answer to a write (ErrUnavailable) and the
+// Service's retry finds the change already made, the observers hear of it
+// then, with an empty From: they may have heard of it from the call that
+// made it too, so an observer must be idempotent.
 // Observers run in registration order; each should return quickly and hand
 // long work to a goroutine of its own. A panicking observer is recovered and
 // logged: it cannot change the task or the operation's result.
@@ -480,15 +485,26 @@ func TruncateFailureReason(reason string) string {
 // commit on the same task to fail again.
 const staleRetries = 8
 
+// unavailableRetries is how often transition repeats a write whose answer
+// was lost (ErrUnavailable): every event is idempotent, so a repeat either
+// makes the change or finds it made, and the caller gets a definite answer.
+const unavailableRetries = 2
+
 func (s *Service) transition(ctx context.Context, guid string, ev Event, reason string) (*Task, error) {
 	if guid == "" {
 		return nil, fmt.Errorf("%w: empty guid", ErrNotFound)
 	}
 	rule := &table[ev.index()]
 	req := TransitionRequest{GUID: guid, Event: ev, From: rule.From, To: rule.To, FailureReason: reason}
-	for range staleRetries {
+	lost := false // an earlier attempt may have committed without saying so
+	for stale, unavailable := 0, 0; stale < staleRetries; {
 		res, err := s.store.Transition(ctx, req)
 		if err != nil {
+			if errors.Is(err, ErrUnavailable) && unavailable < unavailableRetries && pause(ctx, unavailable) {
+				unavailable++
+				lost = true
+				continue
+			}
 			return nil, err
 		}
 		if res.Task == nil {
@@ -500,13 +516,34 @@ func (s *Service) transition(ctx context.Context, guid string, ev Event, reason 
 		}
 		switch rule.Outcome(res.Task.State) {
 		case NoOp:
+			if lost {
+				// The change is made, and perhaps by the attempt whose
+				// answer was lost: announce it, or no observer ever would.
+				// Its From is unknown.
+				s.notify(ctx, Change{Task: res.Task, To: rule.To, Event: ev})
+			}
 			return res.Task, nil
 		case Invalid:
 			return nil, &TransitionError{GUID: guid, Event: ev, State: res.Task.State}
 		}
-		// Apply: the store refused a write its own answer allows. Ask again.
+		// Apply: the store refused a write its own answer allows (a
+		// snapshot read from before a concurrent commit). Ask again.
+		stale++
 	}
 	return nil, fmt.Errorf("tasklife: store kept refusing %s on %s in a state that allows it", ev, guid)
+}
+
+// pause waits before retry n (20ms, 40ms, ...) and reports false if ctx ended
+// first.
+func pause(ctx context.Context, n int) bool {
+	t := time.NewTimer(20 * time.Millisecond << n)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Deliver calls the registered observers with changes, as if the Service had

@@ -3,6 +3,7 @@ package tasklife_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -112,4 +113,46 @@ func TestDeliver(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, tasklife.EventCancel, got[0].Event)
 	require.Equal(t, "n", task.Name, "observers get a copy")
+}
+
+// lostAnswer commits through memstore, then reports ErrUnavailable the first
+// fails times: the connection died after the statement was sent.
+type lostAnswer struct {
+	tasklife.Store
+	fails int
+	calls int
+}
+
+func (s *lostAnswer) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	s.calls++
+	res, err := s.Store.Transition(ctx, req)
+	if err == nil && s.fails > 0 {
+		s.fails--
+		return tasklife.TransitionResult{}, fmt.Errorf("%w: connection reset", tasklife.ErrUnavailable)
+	}
+	return res, err
+}
+
+func TestLostAnswerIsRetriedAndAnnounced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &lostAnswer{Store: memstore.New()}
+	var changes []tasklife.Change
+	svc := tasklife.New(store, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) { changes = append(changes, c) }))
+	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
+	require.NoError(t, err)
+
+	store.fails = 1
+	got, err := svc.Start(ctx, task.GUID)
+	require.NoError(t, err, "the retry finds the start made: a definite answer")
+	require.Equal(t, tasklife.StateRunning, got.State)
+	require.Equal(t, int64(2), got.Version, "one write, not two")
+	require.Len(t, changes, 1, "the observers hear of the change the lost answer made")
+	require.Equal(t, tasklife.EventStart, changes[0].Event)
+	require.Empty(t, changes[0].From, "who made it, and from where, is unknown")
+
+	store.fails = 3 // more than the retries
+	_, err = svc.Cancel(ctx, task.GUID)
+	require.ErrorIs(t, err, tasklife.ErrUnavailable)
+	require.Equal(t, 5, store.calls, "one start retried once, one cancel tried three times")
 }

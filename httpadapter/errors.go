@@ -71,7 +71,7 @@ var (
 	// Cloud Controller has no 405 of its own; this keeps the envelope and
 	// the "unknown request" code, so a CF client treats it as not found.
 	errMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Title: "CF-MethodNotAllowed", Code: 10000, Detail: "Method not allowed"}
-	errUnavailable      = &Error{Status: http.StatusServiceUnavailable, Title: "CF-ServiceUnavailable", Code: 10015, Detail: "The task store is unavailable"}
+	errUnavailable      = &Error{Status: http.StatusServiceUnavailable, Title: "CF-ServiceUnavailable", Code: 10015, Detail: "The task store is unavailable: the request may or may not have taken effect, and repeating it is safe"}
 	errUnknown          = &Error{Status: http.StatusInternalServerError, Title: "UnknownError", Code: 10001, Detail: "An unknown error occurred."}
 )
 

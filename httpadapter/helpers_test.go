@@ -340,7 +340,7 @@ var (
 	bodyAppNotFound      = envelope("App not found", "CF-ResourceNotFound", 10010)
 	bodyUnknownRequest   = envelope("Unknown request", "CF-NotFound", 10000)
 	bodyUnknownError     = envelope("An unknown error occurred.", "UnknownError", 10001)
-	bodyUnavailable      = envelope("The task store is unavailable", "CF-ServiceUnavailable", 10015)
+	bodyUnavailable      = envelope("The task store is unavailable: the request may or may not have taken effect, and repeating it is safe", "CF-ServiceUnavailable", 10015)
 	bodyMethodNotAllowed = envelope("Method not allowed", "CF-MethodNotAllowed", 10000)
 )
 
