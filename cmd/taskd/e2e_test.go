@@ -260,6 +260,27 @@ func killGroupOnCleanup(t *testing.T, pgid int) {
 	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 }
 
+// runTracked creates a task from format and args, whose command writes its
+// process group id to pidFile, and returns it once it runs, with that id.
+func (d *taskd) runTracked(pidFile, format string, args ...any) (task, int) {
+	d.t.Helper()
+	created := d.create(fmt.Sprintf(format, args...))
+	d.await(created.GUID, "RUNNING", 5*time.Second)
+	pgid := readPID(d.t, pidFile)
+	killGroupOnCleanup(d.t, pgid)
+	return created, pgid
+}
+
+// requireCanceled cancels a running task and waits for it to end FAILED
+// "task was cancelled".
+func (d *taskd) requireCanceled(guid string) {
+	d.t.Helper()
+	status, b := d.cancel(guid)
+	require.Equal(d.t, http.StatusAccepted, status, "%s", b)
+	done := d.await(guid, "FAILED", testGrace+time.Second)
+	require.Equal(d.t, "task was cancelled", reason(done))
+}
+
 func TestCancelStopsTheProcessGroup(t *testing.T) {
 	t.Parallel()
 	d := startTaskd(t, nil)
@@ -321,22 +342,26 @@ func TestCancelGivesTheWholeGroupTheGracePeriod(t *testing.T) {
 	pidFile, cleaned := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned")
 	// The task's shell dies of SIGTERM at once; its child takes half a
 	// second to clean up, and must be let finish.
-	created := d.create(fmt.Sprintf(
+	created, pgid := d.runTracked(pidFile,
 		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; sleep 600 & wait"; echo not reached`,
-		pidFile, cleaned))
-	d.await(created.GUID, "RUNNING", 5*time.Second)
-	pgid := readPID(t, pidFile)
-	killGroupOnCleanup(t, pgid)
-
-	status, b := d.cancel(created.GUID)
-	require.Equal(t, http.StatusAccepted, status, "%s", b)
-	done := d.await(created.GUID, "FAILED", testGrace+time.Second)
-	require.Equal(t, "task was cancelled", reason(done))
+		pidFile, cleaned)
+	d.requireCanceled(created.GUID)
 	got, err := os.ReadFile(cleaned)
 	require.NoError(t, err, "the child was killed before it cleaned up")
 	require.Equal(t, "done\n", string(got))
 	requireGroupGone(t, pgid)
 	require.NotContains(t, d.log.String(), "SIGKILL")
+}
+
+func TestCancelOfTaskThatExitsZeroOnTERM(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// Its exit 0 is the cancel taking effect, not the task finishing.
+	created, pgid := d.runTracked(pidFile, `trap "exit 0" TERM; echo $$ > %s; sleep 600 & wait`, pidFile)
+	d.requireCanceled(created.GUID)
+	requireGroupGone(t, pgid)
+	require.Contains(t, d.log.String(), fmt.Sprintf(`task_guid=%s task_name=%s how="exited with status 0" event=canceled`, created.GUID, created.Name))
 }
 
 func TestCommandOutcome(t *testing.T) {
@@ -429,13 +454,14 @@ func TestOutputIsLoggedWithTheTask(t *testing.T) {
 
 func TestShutdownCancelsTasksAndLeavesNoProcess(t *testing.T) {
 	t.Parallel()
-	d := startTaskd(t, nil, "-max-running", "2")
+	d := startTaskd(t, nil, "-max-running", "3")
 	dir := t.TempDir()
 	var pgids []int
 	var guids []string
 	for i, command := range []string{
 		"echo $$ > %s; exec sleep 600",
 		"trap '' TERM; echo $$ > %s; sleep 600 & sleep 600",
+		`trap "exit 0" TERM; echo $$ > %s; sleep 600 & wait`,
 	} {
 		pidFile := filepath.Join(dir, strconv.Itoa(i))
 		created := d.create(fmt.Sprintf(command, pidFile))

@@ -294,6 +294,11 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 	select {
 	case <-p.exited:
 	case <-r.cancel:
+		if p.hasExited() {
+			// It ended on its own before the cancel reached it: its exit
+			// status stands, whatever it is.
+			break
+		}
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", e.grace)
 		p.signal(syscall.SIGTERM)
@@ -315,14 +320,16 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 }
 
 // outcome maps how the process ended to the event that ends its task.
-// A process that exits 0 succeeded even if a cancel arrived meanwhile; any
-// other end after taskd signalled the group is the cancel taking effect.
+// Once taskd has signalled the group, any end is the cancel taking effect,
+// exit 0 included: a task that traps SIGTERM and exits 0 was still stopped
+// before it finished. Only an end that came before the signal keeps its own
+// outcome, and then signaled is false.
 func outcome(ws syscall.WaitStatus, signaled bool) (tasklife.Event, string) {
 	switch {
-	case ws.Exited() && ws.ExitStatus() == 0:
-		return tasklife.EventSucceed, ""
 	case signaled:
 		return tasklife.EventCanceled, ""
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return tasklife.EventSucceed, ""
 	case ws.Signaled():
 		// A shell reports death by signal N as status 128+N; so does Diego.
 		return tasklife.EventFail, tasklife.ExitedWithStatus(128 + int(ws.Signal()))
@@ -502,6 +509,17 @@ func (p *process) reap() {
 	p.mu.Unlock()
 	if p.cmd.ProcessState == nil {
 		_ = p.cmd.Wait()
+	}
+}
+
+// hasExited reports whether the group leader has exited, even if awaitLeader
+// has not said so yet.
+func (p *process) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return leaderExited(p.cmd)
 	}
 }
 

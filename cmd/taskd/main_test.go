@@ -79,7 +79,9 @@ func TestOutcome(t *testing.T) {
 		reason   string
 	}{
 		{"exit 0", exited(0), false, tasklife.EventSucceed, ""},
-		{"exit 0 after the cancel signal: it finished first", exited(0), true, tasklife.EventSucceed, ""},
+		{"exit 0 before the cancel signal: it finished first", exited(0), false, tasklife.EventSucceed, ""},
+		{"exit 0 after the cancel signal: a trap stopped it early", exited(0), true, tasklife.EventCanceled, ""},
+		{"exit 3 after the cancel signal", exited(3), true, tasklife.EventCanceled, ""},
 		{"exit 3", exited(3), false, tasklife.EventFail, "Exited with status 3"},
 		{"died of SIGTERM we sent", killedBy(syscall.SIGTERM), true, tasklife.EventCanceled, ""},
 		{"shell exit 143 after our SIGTERM", exited(143), true, tasklife.EventCanceled, ""},

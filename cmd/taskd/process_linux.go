@@ -35,6 +35,24 @@ func awaitLeader(cmd *exec.Cmd) {
 	}
 }
 
+// leaderExited reports whether the group leader has exited, without waiting
+// and without reaping it.
+func leaderExited(cmd *exec.Cmd) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			return true // ECHILD: reaped already.
+		default:
+			// While the leader runs, WNOHANG leaves info as it was,
+			// zeroed; an exit fills in SIGCHLD.
+			return info.Signo != 0
+		}
+	}
+}
+
 // becomeSubreaper makes taskd the parent of every orphan its tasks leave,
 // so reapGroup can reap them: otherwise they go to init, which in many
 // containers reaps nothing.

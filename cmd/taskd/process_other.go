@@ -20,6 +20,10 @@ func sysProcAttr() *syscall.SysProcAttr {
 // which the group id could be reused before the group is killed.
 func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
 
+// leaderExited cannot look without reaping the leader, which awaitLeader
+// does: until awaitLeader returns, the leader counts as running.
+func leaderExited(*exec.Cmd) bool { return false }
+
 // becomeSubreaper is Linux only; elsewhere orphans go to init.
 func becomeSubreaper() error { return nil }
 
