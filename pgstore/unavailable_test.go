@@ -84,19 +84,34 @@ func TestConnectionKilled(t *testing.T) {
 	task, err = svc.Start(ctx, task.GUID)
 	require.NoError(t, err)
 
-	var pid int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
-	var killed bool
-	require.NoError(t, pgtest.Pool(t).QueryRow(ctx, "SELECT pg_terminate_backend($1, 5000)", pid).Scan(&killed))
-	require.True(t, killed)
+	admin := pgtest.Pool(t)
+	kill := func() {
+		var pid int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+		var killed bool
+		require.NoError(t, admin.QueryRow(ctx, "SELECT pg_terminate_backend($1, 5000)", pid).Scan(&killed))
+		require.True(t, killed)
+	}
 
-	_, err = svc.Cancel(ctx, task.GUID)
+	// The store itself reports the dead connection.
+	kill()
+	cancel, _ := tasklife.RuleFor(tasklife.EventCancel)
+	_, err = store.Transition(ctx, tasklife.TransitionRequest{
+		GUID: task.GUID, Event: tasklife.EventCancel, From: cancel.From, To: cancel.To,
+	})
 	require.ErrorIs(t, err, tasklife.ErrUnavailable)
 	require.NotErrorIs(t, err, tasklife.ErrNotFound)
-
-	got, err := svc.Get(ctx, task.GUID)
+	got, err := store.Get(ctx, task.GUID)
 	require.NoError(t, err, "the pool has replaced the connection")
 	require.Equal(t, task, got, "the failed cancel wrote nothing")
+
+	// The Service repeats the write on a new connection: one write, a
+	// definite answer.
+	kill()
+	got, err = svc.Cancel(ctx, task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, tasklife.StateCanceling, got.State)
+	require.Equal(t, task.Version+1, got.Version)
 }
 
 // TestListenUnreachable: a listener that cannot connect keeps trying,
