@@ -242,8 +242,13 @@ func (e *executor) run(r *run) {
 		e.dispatchLocked()
 	}()
 	ev, reason := e.execute(r)
-	if ev != "" {
-		e.report(r.task.GUID, ev, reason)
+	if ev != "" && !e.report(r.task.GUID, ev, reason) {
+		// The outcome is lost: the record stays, so that the next start
+		// does not take the task for one that never ran.
+		return
+	}
+	if e.state != nil {
+		e.state.remove(r.task.GUID, e.log.With("task_guid", r.task.GUID))
 	}
 }
 
@@ -269,7 +274,7 @@ func (e *executor) execute(r *run) (tasklife.Event, string) {
 			log.Error("task's process could not be recorded; not running it", "error", err)
 			return tasklife.EventFail, tasklife.ReasonCannotBeStarted
 		}
-		defer e.state.remove(t.GUID, log) // after finish: nothing of it is left
+		// run removes the record once the outcome is stored.
 	}
 
 	if _, err := e.svc.Start(context.Background(), t.GUID); err != nil {
@@ -346,9 +351,10 @@ func describe(ws syscall.WaitStatus) string {
 	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
 
-// report applies the event that ends a task. The change is logged, never
-// lost silently: a task left unfinished here stays visible as such.
-func (e *executor) report(guid string, ev tasklife.Event, reason string) {
+// report applies the event that ends a task and reports whether the store
+// took it. The change is logged, never lost silently: a task left unfinished
+// here stays visible as such.
+func (e *executor) report(guid string, ev tasklife.Event, reason string) bool {
 	t, err := e.svc.Apply(context.Background(), guid, ev, reason)
 	// A store that is briefly unreachable (a database restarting) gets a
 	// few more tries: the outcome is known, and the event is idempotent, so
@@ -359,9 +365,10 @@ func (e *executor) report(guid string, ev tasklife.Event, reason string) {
 	}
 	if err != nil {
 		e.log.Error("task outcome could not be recorded", "task_guid", guid, "event", string(ev), "error", err)
-		return
+		return false
 	}
 	e.log.Info("task ended", "task_guid", guid, "task_name", t.Name, "state", string(t.State), "failure_reason", t.FailureReason)
+	return true
 }
 
 // Shutdown refuses new tasks, cancels every running task, and every queued

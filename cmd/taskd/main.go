@@ -19,8 +19,9 @@
 // and a cancel sent to any instance stops the task wherever it runs. An
 // instance that was killed finds, when it starts again, what was left of its
 // tasks' processes (recorded in its -state-dir) and kills it, marks the tasks
-// that were running FAILED "Unable to determine completion status", and runs
-// the tasks it had accepted but not started.
+// that were running FAILED "Unable to determine completion status" (and
+// those canceled before they ever started FAILED "task was cancelled"), and
+// runs the tasks it had accepted but not started.
 package main
 
 import (
@@ -243,6 +244,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 	// Before anything runs: what a killed predecessor left must die first.
 	var state *stateDir
+	// Without process records, any task of this instance may have run.
+	mayHaveRun := func(string) bool { return true }
 	switch {
 	case cfg.stateDir == "":
 	case !canRecover:
@@ -252,7 +255,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			return err
 		}
 		defer state.Close()
-		state.killLeftovers(log)
+		if recorded := state.killLeftovers(log); recorded != nil {
+			mayHaveRun = func(guid string) bool { return recorded[guid] }
+		}
 	}
 
 	var store tasklife.Store = memstore.New()
@@ -275,7 +280,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	stopListening := func() {}
 	if pg != nil {
 		exec.owner, exec.keepPending = cfg.instance, true
-		pending, err := recoverTasks(ctx, svc, cfg.instance, log)
+		pending, err := recoverTasks(ctx, svc, cfg.instance, mayHaveRun, log)
 		if err != nil {
 			return err
 		}

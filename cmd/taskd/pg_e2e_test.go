@@ -111,6 +111,8 @@ func TestPostgresTasksSurviveRestart(t *testing.T) {
 	killGroupOnCleanup(t, pgid)
 	pending := a.create("touch " + marker)
 	require.Equal(t, "PENDING", a.get(pending.GUID).State)
+	canceledMarker := filepath.Join(dir, "canceled-marker")
+	canceledWhileStopped := a.create("touch " + canceledMarker)
 
 	// A graceful stop cancels what runs, but what was only accepted stays
 	// PENDING for the next start of this instance.
@@ -119,7 +121,17 @@ func TestPostgresTasksSurviveRestart(t *testing.T) {
 	_, err := os.Stat(marker)
 	require.ErrorIs(t, err, os.ErrNotExist, "the pending task ran during shutdown")
 
+	// Canceled through another instance while its owner is stopped, it
+	// waits in CANCELING for the owner, which knows it never ran.
+	other := pgInstance{schema: inst.schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t)
+	status, body := other.cancel(canceledWhileStopped.GUID)
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	require.Equal(t, "CANCELING", decodeTask(t, body).State)
+
 	again := inst.start(t, "-max-running", "1")
+	gone := again.get(canceledWhileStopped.GUID)
+	require.Equal(t, "FAILED", gone.State)
+	require.Equal(t, "task was cancelled", reason(gone))
 	require.Equal(t, finishedJSON, again.getJSON(finished.GUID), "a finished task reads the same after a restart")
 	canceled := again.get(running.GUID)
 	require.Equal(t, "FAILED", canceled.State)
@@ -127,6 +139,8 @@ func TestPostgresTasksSurviveRestart(t *testing.T) {
 	again.await(pending.GUID, "SUCCEEDED", 5*time.Second)
 	_, err = os.Stat(marker)
 	require.NoError(t, err, "the task accepted before the restart did not run")
+	_, err = os.Stat(canceledMarker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the task canceled while its instance was stopped ran")
 }
 
 func TestPostgresCancelReachesAnotherInstance(t *testing.T) {

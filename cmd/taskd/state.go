@@ -84,7 +84,8 @@ func (s *stateDir) add(guid string, pgid int) error {
 	return os.Rename(tmp, s.recordPath(guid))
 }
 
-// remove forgets a task's process group once nothing of it is left.
+// remove forgets a task's process group once nothing of it is left and its
+// outcome is stored.
 func (s *stateDir) remove(guid string, log *slog.Logger) {
 	if err := os.Remove(s.recordPath(guid)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		log.Warn("process record could not be removed", "error", err)
@@ -94,12 +95,18 @@ func (s *stateDir) remove(guid string, log *slog.Logger) {
 // killLeftovers kills what is left of the process groups a previous taskd
 // on this state directory recorded, and deletes the records. It runs before
 // anything else, when no task of this instance can be running.
-func (s *stateDir) killLeftovers(log *slog.Logger) {
+//
+// It returns the guids of the tasks that had a record: those may have run,
+// since a record is written before a task's command is let past the gate
+// and removed only once its outcome is stored. The result is nil when the
+// directory could not be read, and then any task may have run.
+func (s *stateDir) killLeftovers(log *slog.Logger) map[string]bool {
 	entries, err := os.ReadDir(s.path)
 	if err != nil {
 		log.Error("state directory cannot be read: processes of a crashed taskd may still run", "dir", s.path, "error", err)
-		return
+		return nil
 	}
+	recorded := make(map[string]bool)
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(s.path, name)
@@ -111,6 +118,8 @@ func (s *stateDir) killLeftovers(log *slog.Logger) {
 		case !strings.HasSuffix(name, recordSuffix):
 			continue
 		}
+		// Even an unreadable record says its task may have run.
+		recorded[strings.TrimSuffix(name, recordSuffix)] = true
 		var rec procRecord
 		b, err := os.ReadFile(path)
 		if err == nil {
@@ -128,4 +137,5 @@ func (s *stateDir) killLeftovers(log *slog.Logger) {
 			log.Warn("process record could not be removed", "file", path, "error", err)
 		}
 	}
+	return recorded
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
 )
 
 func TestParseStat(t *testing.T) {
@@ -167,11 +171,60 @@ func TestKillLeftoversDropsBrokenRecords(t *testing.T) {
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(state.path, name), []byte(content), 0o600))
 	}
-	state.killLeftovers(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	recorded := state.killLeftovers(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.Equal(t, map[string]bool{"garbled": true, "init": true}, recorded,
+		"a broken record still says its task may have run; a half-written one says it never did")
 	left, err := filepath.Glob(filepath.Join(state.path, "*"))
 	require.NoError(t, err)
 	for i := range left {
 		left[i] = filepath.Base(left[i])
 	}
 	require.ElementsMatch(t, []string{"lock", "someone-elses-file.txt"}, left)
+}
+
+// TestRecordOutlivesALostOutcome checks that a task's process record is
+// removed once its outcome is stored, and kept when the store never takes
+// it: the next start must not take such a task for one that never ran.
+func TestRecordOutlivesALostOutcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		failures int32
+		kept     bool
+	}{
+		{"outcome stored", 0, false},
+		{"outcome lost", 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := &unreachableOnce{Store: memstore.New()}
+			store.failures.Store(tc.failures)
+			svc := tasklife.New(store)
+			e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
+			state, err := openStateDir(t.TempDir())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = state.Close() })
+			e.state = state
+			created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+			// The run ends once the outcome is stored or given up on,
+			// after about 3 s of retries.
+			require.Eventually(t, func() bool {
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				return len(e.queue) == 0 && len(e.runs) == 0
+			}, 10*time.Second, 10*time.Millisecond)
+			got, err := svc.Get(context.Background(), created.GUID)
+			require.NoError(t, err)
+			_, err = os.Stat(state.recordPath(created.GUID))
+			if tc.kept {
+				require.Equal(t, tasklife.StateRunning, got.State)
+				require.NoError(t, err, "the record of a task whose outcome was lost is gone")
+				return
+			}
+			require.Equal(t, tasklife.StateSucceeded, got.State)
+			require.ErrorIs(t, err, os.ErrNotExist, "the record of a finished task is kept")
+		})
+	}
 }

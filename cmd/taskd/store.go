@@ -43,9 +43,9 @@ func openPostgres(ctx context.Context, url, schema string) (*pgstore.Store, *pgx
 // recoverTasks settles the tasks owner left unfinished when it last stopped,
 // and returns those it had accepted but not started, oldest first, for the
 // executor to run. Nothing of owner runs yet, so a RUNNING or CANCELING task
-// of its has lost its process: its outcome is unknown, which is how Cloud
-// Controller reports a task whose container vanished.
-func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, log *slog.Logger) ([]*tasklife.Task, error) {
+// of its is over; mayHaveRun tells one whose command may have run (see
+// settle) from one that never got past the gate.
+func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, mayHaveRun func(guid string) bool, log *slog.Logger) ([]*tasklife.Task, error) {
 	mine, err := listOwned(ctx, svc, owner)
 	if err != nil {
 		return nil, err
@@ -56,20 +56,44 @@ func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, log 
 			pending = append(pending, t)
 			continue
 		}
-		failed, err := svc.Fail(ctx, t.GUID, tasklife.ReasonUnknownOutcome)
+		ev, reason := settle(t.State, mayHaveRun(t.GUID))
+		ended, err := svc.Apply(ctx, t.GUID, ev, reason)
 		switch {
 		case errors.Is(err, tasklife.ErrInvalidTransition):
 			continue // It ended meanwhile.
 		case err != nil:
-			return nil, fmt.Errorf("failing task %s: %w", t.GUID, err)
+			return nil, fmt.Errorf("ending task %s: %w", t.GUID, err)
+		}
+		if ev == tasklife.EventCanceled {
+			log.Info("task canceled while this instance was stopped; it never ran",
+				"task_guid", t.GUID, "task_name", t.Name, "state", string(ended.State))
+			continue
 		}
 		log.Warn("task was running when this instance stopped: its outcome is unknown",
-			"task_guid", t.GUID, "task_name", t.Name, "was", string(t.State), "state", string(failed.State))
+			"task_guid", t.GUID, "task_name", t.Name, "was", string(t.State), "state", string(ended.State))
 	}
 	if len(pending) > 0 {
 		log.Info("running the tasks this instance accepted before it stopped", "tasks", len(pending))
 	}
 	return pending, nil
+}
+
+// settle returns the event that ends a RUNNING or CANCELING task whose
+// instance stopped. A task whose command may have run has lost its process
+// and its outcome is unknown, which is how Cloud Controller reports a task
+// whose container vanished. A CANCELING task that cannot have run was
+// canceled while queued (taskd keeps queued tasks PENDING at shutdown), so
+// its cancel simply takes effect.
+//
+// A RUNNING task always counts as having run: its process record is written
+// before RUNNING is committed and kept until its outcome is stored, so a
+// RUNNING task without one lost its record with the state directory, not
+// its chance to run.
+func settle(state tasklife.State, mayHaveRun bool) (tasklife.Event, string) {
+	if state == tasklife.StateCanceling && !mayHaveRun {
+		return tasklife.EventCanceled, ""
+	}
+	return tasklife.EventFail, tasklife.ReasonUnknownOutcome
 }
 
 // recoverPasses bounds how often listOwned reads the list again because it

@@ -35,6 +35,13 @@ func TestRecoverTasks(t *testing.T) {
 	apply(running, tasklife.EventStart)
 	canceling := create("a")
 	apply(canceling, tasklife.EventStart, tasklife.EventCancel)
+	canceledQueued := create("a") // left PENDING at shutdown, then canceled
+	apply(canceledQueued, tasklife.EventCancel)
+	canceledStarting := create("a") // canceled while its gate was still shut
+	apply(canceledStarting, tasklife.EventCancel)
+	runningUnrecorded := create("a")
+	apply(runningUnrecorded, tasklife.EventStart)
+	recorded := map[string]bool{running.GUID: true, canceling.GUID: true, canceledStarting.GUID: true}
 	succeeded := create("a")
 	apply(succeeded, tasklife.EventStart, tasklife.EventSucceed)
 	othersRunning := create("b")
@@ -44,7 +51,7 @@ func TestRecoverTasks(t *testing.T) {
 	}
 	pending2 := create("a") // on the second page
 
-	pending, err := recoverTasks(ctx, svc, "a", slog.New(slog.DiscardHandler))
+	pending, err := recoverTasks(ctx, svc, "a", func(guid string) bool { return recorded[guid] }, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	var guids []string
 	for _, p := range pending {
@@ -58,6 +65,9 @@ func TestRecoverTasks(t *testing.T) {
 	}{
 		{running, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
 		{canceling, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
+		{canceledQueued, tasklife.StateFailed, tasklife.ReasonCanceled},
+		{canceledStarting, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
+		{runningUnrecorded, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
 		{succeeded, tasklife.StateSucceeded, ""},
 		{othersRunning, tasklife.StateRunning, ""},
 		{pending1, tasklife.StatePending, ""},
@@ -66,5 +76,28 @@ func TestRecoverTasks(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.state, got.State)
 		require.Equal(t, tc.reason, got.FailureReason)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		state      tasklife.State
+		mayHaveRun bool
+		event      tasklife.Event
+		reason     string
+	}{
+		{"running, recorded", tasklife.StateRunning, true, tasklife.EventFail, tasklife.ReasonUnknownOutcome},
+		{"running, record lost with the state directory", tasklife.StateRunning, false, tasklife.EventFail, tasklife.ReasonUnknownOutcome},
+		{"canceling, recorded: it may have run", tasklife.StateCanceling, true, tasklife.EventFail, tasklife.ReasonUnknownOutcome},
+		{"canceling, never started", tasklife.StateCanceling, false, tasklife.EventCanceled, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ev, reason := settle(tc.state, tc.mayHaveRun)
+			require.Equal(t, tc.event, ev)
+			require.Equal(t, tc.reason, reason)
+		})
 	}
 }
