@@ -8,8 +8,9 @@
 //	curl -X POST -H "Authorization: bearer $TOKEN" http://127.0.0.1:8080/v3/tasks/$GUID/actions/cancel
 //
 // It prints the token and ready-to-paste curl lines when it starts. The
-// token comes from TASKD_TOKEN, or is generated when that is unset; taskd
-// refuses to listen beyond loopback without TASKD_TOKEN. Each line a task
+// token comes from TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750
+// allows), or is generated when that is unset; taskd refuses to listen
+// beyond loopback without TASKD_TOKEN. Each line a task
 // writes is logged with the task's guid and name. SIGINT or SIGTERM cancels
 // every running task and exits once they have stopped.
 //
@@ -104,7 +105,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s, or a random one printed at start.\n\n", tokenEnv)
+		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -126,6 +127,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	c.token = getenv(tokenEnv)
+	if i := strings.IndexFunc(c.token, notTokenChar); i >= 0 {
+		// The token goes into the printed curl lines between '...'.
+		r, _ := utf8.DecodeRuneInString(c.token[i:])
+		return nil, fmt.Errorf("%s holds %q, which a bearer token may not: use only letters, digits and . _ ~ + / = -", tokenEnv, r)
+	}
 	if c.token == "" {
 		if !isLoopback(c.addr) {
 			return nil, fmt.Errorf("refusing to listen on %s, beyond loopback, with a generated token: set %s", c.addr, tokenEnv)
@@ -135,6 +141,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		c.token, c.generated = hex.EncodeToString(b[:]), true
 	}
 	return c, nil
+}
+
+// notTokenChar reports whether r may not appear in a bearer token: RFC
+// 6750's b64token is letters, digits and -._~+/ with = (as padding).
+func notTokenChar(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("-._~+/=", r)
 }
 
 // storeDefaults fills in the database, instance and state directory from
