@@ -192,7 +192,7 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 	base := h.presenter.Base(r)
 	listPath := "/v3/tasks"
 	if perApp {
-		listPath = "/v3/apps/" + url.PathEscape(appGUID) + "/tasks"
+		listPath = "/v3/apps/" + pathSegment(appGUID) + "/tasks"
 	}
 	buf := getBuf()
 	b := append(*buf, `{"pagination":{"total_results":`...)

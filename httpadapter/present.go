@@ -176,9 +176,22 @@ func appendLink(b []byte, base, path, id, suffix string) []byte {
 	b = append(b, '"')
 	b = appendEscaped(b, base)
 	b = append(b, path...)
-	b = appendEscaped(b, url.PathEscape(id))
+	b = appendEscaped(b, pathSegment(id))
 	b = append(b, suffix...)
 	return append(b, '"')
+}
+
+// pathSegment escapes s as one path segment. url.PathEscape leaves "." and
+// ".." as they are, and a client would resolve them as dot segments, so a
+// guid of ".." would link to the parent resource.
+func pathSegment(s string) string {
+	switch s {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(s)
 }
 
 func appendNullableString(b []byte, s string, present bool) []byte {
