@@ -105,10 +105,7 @@ func TestPostgresTasksSurviveRestart(t *testing.T) {
 	require.Contains(t, finishedJSON, `"annotations":{"taskd.tasklife.dev/instance":"a"}`)
 
 	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
-	running := a.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
-	a.await(running.GUID, "RUNNING", 5*time.Second)
-	pgid := readPID(t, pidFile)
-	killGroupOnCleanup(t, pgid)
+	running, pgid := a.runTracked(pidFile, "echo $$ > %s; exec sleep 600", pidFile)
 	pending := a.create("touch " + marker)
 	require.Equal(t, "PENDING", a.get(pending.GUID).State)
 	canceledMarker := filepath.Join(dir, "canceled-marker")
@@ -154,10 +151,7 @@ func TestPostgresCancelReachesAnotherInstance(t *testing.T) {
 		"-max-running", "1", "-reconcile-interval", "1h")
 
 	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
-	running := b.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
-	b.await(running.GUID, "RUNNING", 5*time.Second)
-	pgid := readPID(t, pidFile)
-	killGroupOnCleanup(t, pgid)
+	running, pgid := b.runTracked(pidFile, "echo $$ > %s; exec sleep 600", pidFile)
 
 	// A task queued on B and canceled through A never starts, and does not
 	// wait for a free slot to end.
@@ -184,10 +178,7 @@ func TestPostgresCancelReachesAnotherInstance(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "the task canceled while queued ran")
 
 	// The same through B itself, for comparison.
-	local := b.create(fmt.Sprintf("echo $$ > %s.2; exec sleep 600", pidFile))
-	b.await(local.GUID, "RUNNING", 5*time.Second)
-	pgid = readPID(t, pidFile+".2")
-	killGroupOnCleanup(t, pgid)
+	local, pgid := b.runTracked(pidFile+".2", "echo $$ > %s; exec sleep 600", pidFile+".2")
 	sent = time.Now()
 	status, body = b.cancel(local.GUID)
 	require.Equal(t, http.StatusAccepted, status, "%s", body)
@@ -206,10 +197,7 @@ func TestPostgresMissedCancelIsFoundByPolling(t *testing.T) {
 	b := pgInstance{schema: schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t,
 		"-reconcile-interval", interval.String())
 	pidFile := filepath.Join(dir, "pid")
-	running := b.create(fmt.Sprintf("echo $$ > %s; exec sleep 600", pidFile))
-	b.await(running.GUID, "RUNNING", 5*time.Second)
-	pgid := readPID(t, pidFile)
-	killGroupOnCleanup(t, pgid)
+	running, pgid := b.runTracked(pidFile, "echo $$ > %s; exec sleep 600", pidFile)
 
 	sent := time.Now()
 	tag, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema, "tasks"}.Sanitize()+
