@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
 )
 
@@ -35,19 +37,45 @@ func Example() {
 	// Task state is FAILED and therefore cannot be canceled true
 }
 
-// The lifecycle as a Mermaid diagram, rendered by looplab/fsm.
-func ExampleMermaidDiagram() {
-	fmt.Print(tasklife.MermaidDiagram())
-	// Output:
-	// stateDiagram-v2
-	//     [*] --> PENDING
-	//     CANCELING --> FAILED: canceled
-	//     CANCELING --> FAILED: fail
-	//     CANCELING --> SUCCEEDED: succeed
-	//     PENDING --> CANCELING: cancel
-	//     PENDING --> FAILED: fail
-	//     PENDING --> RUNNING: start
-	//     RUNNING --> CANCELING: cancel
-	//     RUNNING --> FAILED: fail
-	//     RUNNING --> SUCCEEDED: succeed
+// The package documentation's first lines.
+func Example_create() {
+	ctx := context.Background()
+	svc := tasklife.New(memstore.New())
+	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app-1", Command: "echo hi"})
+	if err == nil {
+		task, err = svc.Cancel(ctx, task.GUID) // PENDING -> CANCELING
+	}
+	fmt.Println(task.State, err)
+	// Output: CANCELING <nil>
+}
+
+// The README's "Use it": an observer tells the host's executor of a cancel,
+// and the adapter serves the Cloud Foundry API.
+func Example_readme() {
+	mux := http.NewServeMux()
+	stopped := make(chan string, 1)
+	err := useIt(context.Background(), mux, func(guid string) { stopped <- guid }, "s3cret")
+	fmt.Println(err, len(stopped))
+	// Output: <nil> 1
+}
+
+func useIt(ctx context.Context, mux *http.ServeMux, stopWork func(guid string), token string) error {
+	svc := tasklife.New(memstore.New())
+	svc.Observe(func(ctx context.Context, c tasklife.Change) {
+		if c.To == tasklife.StateCanceling {
+			stopWork(c.Task.GUID) // your executor; once the work has stopped: svc.Canceled(ctx, guid)
+		}
+	})
+	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app-1", Command: "make report"})
+	if err != nil {
+		return err
+	}
+	if task, err = svc.Start(ctx, task.GUID); err != nil {
+		return err
+	}
+	if task, err = svc.Cancel(ctx, task.GUID); err != nil { // CANCELING; a repeat is a no-op
+		return err
+	}
+	mux.Handle("/", httpadapter.New(svc, httpadapter.BearerToken(token)))
+	return nil
 }

@@ -1,139 +1,90 @@
 package tasklife
 
-import (
-	"fmt"
+import "github.com/tasklife/tasklife/internal/lifecycle"
 
-	"github.com/looplab/fsm"
-)
+// State is the state of a task. The strings are Cloud Foundry's.
+type State string
 
-// Lifecycle is the task lifecycle, declared once. Everything else in the
-// library (the transition table used on every call, the Mermaid diagram in
-// the README, the property tests) is derived from this declaration.
-//
-// An event whose target is the state a task is already in is an idempotent
-// no-op; looplab/fsm reports such a self-transition as NoTransitionError.
-// Any other (event, state) pair not listed here is an invalid transition.
-//
-// Lifecycle returns a fresh copy on each call, so callers cannot change the
-// declaration the library uses.
-func Lifecycle() fsm.Events {
-	return fsm.Events{
-		{Name: string(EventStart), Src: []string{string(StatePending)}, Dst: string(StateRunning)},
-		{Name: string(EventCancel), Src: []string{string(StatePending), string(StateRunning)}, Dst: string(StateCanceling)},
-		{Name: string(EventSucceed), Src: []string{string(StateRunning), string(StateCanceling)}, Dst: string(StateSucceeded)},
-		{Name: string(EventFail), Src: []string{string(StatePending), string(StateRunning), string(StateCanceling)}, Dst: string(StateFailed)},
-		{Name: string(EventCanceled), Src: []string{string(StateCanceling)}, Dst: string(StateFailed)},
-	}
-}
-
-// Outcome says what an event does to a task in a given state.
-type Outcome int
-
+// The states of a task. A task starts PENDING; SUCCEEDED and FAILED are
+// terminal: nothing leaves them. The lifecycle is declared once, as
+// looplab/fsm event descriptions, in internal/lifecycle; these constants,
+// the transition table and docs/contract.md's diagram come from it.
 const (
-	// Invalid means the event is not allowed in that state.
-	Invalid Outcome = iota
-	// Apply means the event moves the task to the event's target state.
-	Apply
-	// NoOp means the task is already in the event's target state: the event
-	// succeeds without writing anything.
-	NoOp
+	StatePending   State = lifecycle.Pending
+	StateRunning   State = lifecycle.Running
+	StateCanceling State = lifecycle.Canceling
+	StateSucceeded State = lifecycle.Succeeded
+	StateFailed    State = lifecycle.Failed
 )
 
-// Rule is one event of the lifecycle in the form the hot path uses.
-type Rule struct {
-	Event Event
-	// From lists the states the event may leave, in declaration order.
-	From []State
-	// To is the state the event leads to.
-	To State
-	// allowed is From as a bitmask over state indexes.
-	allowed uint8
-}
+// Event is a lifecycle event.
+type Event string
 
-// Outcome reports what the rule's event does to a task in state s.
-func (r Rule) Outcome(s State) Outcome {
-	i := s.index()
-	switch {
-	case i < 0:
-		return Invalid
-	case s == r.To:
-		return NoOp
-	case r.allowed&(1<<i) != 0:
-		return Apply
-	default:
-		return Invalid
-	}
-}
+// The lifecycle events. An event whose target is the task's current state is
+// an idempotent no-op: it succeeds without writing. Any other event the
+// lifecycle does not allow fails with a *TransitionError.
+const (
+	// EventStart: PENDING to RUNNING.
+	EventStart Event = lifecycle.Start
+	// EventCancel: PENDING or RUNNING to CANCELING, the request to stop.
+	EventCancel Event = lifecycle.Cancel
+	// EventSucceed: RUNNING or CANCELING to SUCCEEDED.
+	EventSucceed Event = lifecycle.Succeed
+	// EventFail: PENDING, RUNNING or CANCELING to FAILED, with a reason.
+	EventFail Event = lifecycle.Fail
+	// EventCanceled: CANCELING to FAILED with ReasonCanceled, once the work
+	// has stopped.
+	EventCanceled Event = lifecycle.Canceled
+)
 
-// table is the lifecycle as a lookup table indexed by event.
-var table = buildTable(Lifecycle())
+// States lists every state in lifecycle order.
+func States() []State { return typed[State](lifecycle.States()) }
 
-// buildTable derives the lookup table from a looplab declaration. It panics
-// if the declaration names an unknown state or event, which a unit test
-// rules out for the one declaration the library ships.
-func buildTable(events fsm.Events) [numEvents]Rule {
-	var t [numEvents]Rule
-	for _, desc := range events {
-		ev := Event(desc.Name)
-		ei := ev.index()
-		if ei < 0 {
-			panic(fmt.Sprintf("tasklife: lifecycle declares unknown event %q", desc.Name))
-		}
-		to := State(desc.Dst)
-		if to.index() < 0 {
-			panic(fmt.Sprintf("tasklife: lifecycle declares unknown state %q", desc.Dst))
-		}
-		r := &t[ei]
-		r.Event, r.To = ev, to
-		for _, src := range desc.Src {
-			s := State(src)
-			si := s.index()
-			if si < 0 {
-				panic(fmt.Sprintf("tasklife: lifecycle declares unknown state %q", src))
-			}
-			r.From = append(r.From, s)
-			r.allowed |= 1 << si
-		}
-	}
-	return t
-}
+// Events lists every event in declaration order.
+func Events() []Event { return typed[Event](lifecycle.Events()) }
 
-// RuleFor returns the rule for ev, and false if ev is not a lifecycle event.
-func RuleFor(ev Event) (Rule, bool) {
-	i := ev.index()
-	if i < 0 {
-		return Rule{}, false
-	}
-	r := table[i]
-	// Copy From so callers cannot change the table.
-	r.From = append([]State(nil), r.From...)
-	return r, true
-}
-
-// Decide reports what ev does to a task in state from, and the state the
-// task is in afterwards. It allocates nothing: it is the lookup every
-// operation makes. An unknown event or state is Invalid.
-func Decide(ev Event, from State) (Outcome, State) {
-	i := ev.index()
-	if i < 0 {
-		return Invalid, from
-	}
-	r := &table[i]
-	o := r.Outcome(from)
-	if o == Apply {
-		return o, r.To
-	}
-	return o, from
-}
-
-// MermaidDiagram returns the lifecycle as a Mermaid state diagram, rendered
-// by looplab/fsm's visualizer from the declaration.
-func MermaidDiagram() string {
-	f := fsm.NewFSM(string(StatePending), Lifecycle(), nil)
-	out, err := fsm.VisualizeForMermaidWithGraphType(f, fsm.StateDiagram)
-	if err != nil {
-		// Only an unknown diagram type makes the visualizer fail.
-		panic(err)
+func typed[T ~string](names []string) []T {
+	out := make([]T, len(names))
+	for i, n := range names {
+		out[i] = T(n)
 	}
 	return out
+}
+
+// Valid reports whether s is one of the lifecycle's states.
+func (s State) Valid() bool { return lifecycle.StateIndex(string(s)) >= 0 }
+
+// Terminal reports whether nothing leaves s: SUCCEEDED and FAILED.
+func (s State) Terminal() bool { return lifecycle.Terminal(string(s)) }
+
+// rule is an event's guard in the Store's terms, derived once from the
+// declaration so that a transition allocates nothing to build it.
+type rule struct {
+	from []State
+	to   State
+}
+
+// rules is indexed by lifecycle.EventIndex.
+var rules = func() []rule {
+	var out []rule
+	for _, ev := range lifecycle.Events() {
+		from, to, _ := lifecycle.Rule(ev)
+		out = append(out, rule{from: typed[State](from), to: State(to)})
+	}
+	return out
+}()
+
+// ruleFor returns ev's rule, and false for an unknown event.
+func ruleFor(ev Event) (*rule, bool) {
+	i := lifecycle.EventIndex(string(ev))
+	if i < 0 {
+		return nil, false
+	}
+	return &rules[i], true
+}
+
+// decide reports what ev does to a task in state s.
+func decide(ev Event, s State) lifecycle.Outcome {
+	o, _ := lifecycle.Decide(string(ev), string(s))
+	return o
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/storetest"
 )
@@ -38,16 +39,16 @@ func FuzzLifecycle(f *testing.F) {
 			got, err := svc.Apply(ctx, guids[ti], ev, "reason")
 			outcome, to := storetest.Expect(ev, states[ti])
 			switch outcome {
-			case tasklife.Apply:
+			case lifecycle.Apply:
 				if err != nil || got.State != to || got.Version != versions[ti]+1 {
 					t.Fatalf("%s on %s: got %v, %v; want %s v%d", ev, states[ti], got, err, to, versions[ti]+1)
 				}
 				states[ti], versions[ti] = to, got.Version
-			case tasklife.NoOp:
+			case lifecycle.NoOp:
 				if err != nil || got.State != states[ti] || got.Version != versions[ti] {
 					t.Fatalf("%s on %s: no-op changed something: %v, %v", ev, states[ti], got, err)
 				}
-			case tasklife.Invalid:
+			case lifecycle.Invalid:
 				var te *tasklife.TransitionError
 				if !errors.As(err, &te) || te.State != states[ti] || te.Event != ev {
 					t.Fatalf("%s on %s: want a TransitionError, got %v", ev, states[ti], err)

@@ -1,9 +1,6 @@
 package tasklife
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Store persists tasks. The Service is the only caller a host needs; a Store
 // is what a host implements to keep tasks somewhere new. memstore and pgstore
@@ -34,7 +31,8 @@ type Store interface {
 	Get(ctx context.Context, guid string) (*Task, error)
 
 	// List returns the tasks that match q, one page of them, and how many
-	// match in all. q has been validated by the Service.
+	// match in all. q has passed ListQuery.Normalize: Page and PerPage
+	// are at least 1 and OrderBy is set.
 	List(ctx context.Context, q ListQuery) (*Page, error)
 
 	// Transition applies one lifecycle step as ONE guarded operation: if and
@@ -77,18 +75,3 @@ type TransitionResult struct {
 	// Applied reports whether the guard held and the write happened.
 	Applied bool
 }
-
-// Errors a Store and the Service return. Match them with errors.Is.
-var (
-	// ErrNotFound: no task has the given GUID.
-	ErrNotFound = errors.New("tasklife: task not found")
-	// ErrInvalidTransition: the event is not allowed in the task's current
-	// state. The error is a *TransitionError carrying both.
-	ErrInvalidTransition = errors.New("tasklife: invalid transition")
-	// ErrInvalidInput: an argument was rejected before anything was
-	// written. The error is an *InputError naming the field.
-	ErrInvalidInput = errors.New("tasklife: invalid input")
-	// ErrUnavailable: the store could not be reached; nothing was
-	// committed, or the outcome is unknown.
-	ErrUnavailable = errors.New("tasklife: store unavailable")
-)

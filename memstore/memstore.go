@@ -2,8 +2,10 @@
 // safe for concurrent use, with nothing to set up and no goroutines.
 //
 //	svc := tasklife.New(memstore.New())
-//	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "make"})
-//	task, err = svc.Cancel(ctx, task.GUID)
+//	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app-1", Command: "echo hi"})
+//	if err == nil {
+//		task, err = svc.Cancel(ctx, task.GUID) // PENDING -> CANCELING
+//	}
 //
 // Tasks are spread over shards by GUID, each with its own lock, so
 // transitions on different tasks rarely contend. A transition locks one
@@ -211,11 +213,11 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 		return c
 	})
 
+	// q passed tasklife.ListQuery.Normalize: Page and PerPage are at least 1.
 	page := &tasklife.Page{TotalResults: len(hits), Tasks: []*tasklife.Task{}}
-	perPage := max(q.PerPage, 1)
-	if skip := max(q.Page, 1) - 1; skip <= len(hits)/perPage { // no overflow for huge pages
-		start := skip * perPage
-		for _, r := range hits[min(start, len(hits)):min(start+perPage, len(hits))] {
+	if skip := q.Page - 1; skip <= len(hits)/q.PerPage { // no overflow for huge pages
+		start := skip * q.PerPage
+		for _, r := range hits[min(start, len(hits)):min(start+q.PerPage, len(hits))] {
 			page.Tasks = append(page.Tasks, r.task())
 		}
 	}

@@ -1,9 +1,11 @@
 package memstore
 
 import (
+	"maps"
 	"time"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // record is how the store keeps one task: compact, and mostly free of
@@ -43,12 +45,19 @@ const (
 var states = tasklife.States()
 
 func stateIndex(s tasklife.State) uint8 {
-	for i, st := range states {
-		if st == s {
-			return uint8(i)
-		}
+	i := lifecycle.StateIndex(string(s))
+	if i < 0 {
+		panic("memstore: unknown state " + string(s))
 	}
-	panic("memstore: unknown state " + string(s))
+	return uint8(i)
+}
+
+// cloneMap copies labels and annotations in and out; an empty map is nil.
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
 }
 
 // newRecord builds a PENDING record from t with the store-assigned fields.
@@ -60,8 +69,8 @@ func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
 	}
 	buf := make([]byte, 0, n)
 	r := &record{
-		labels:      tasklife.CloneMap(t.Labels),
-		annotations: tasklife.CloneMap(t.Annotations),
+		labels:      cloneMap(t.Labels),
+		annotations: cloneMap(t.Annotations),
 		seq:         seq,
 		memory:      t.MemoryInMB,
 		logRate:     t.LogRateLimitInBytesPerSecond,
@@ -106,8 +115,8 @@ func (r *record) task() *tasklife.Task {
 		LogRateLimitInBytesPerSecond: r.logRate,
 		DropletGUID:                  r.text(textDroplet),
 		FailureReason:                r.failure,
-		Labels:                       tasklife.CloneMap(r.labels),
-		Annotations:                  tasklife.CloneMap(r.annotations),
+		Labels:                       cloneMap(r.labels),
+		Annotations:                  cloneMap(r.annotations),
 		CreatedAt:                    time.UnixMicro(r.created).UTC(),
 		UpdatedAt:                    time.UnixMicro(r.updated).UTC(),
 		Version:                      r.version,

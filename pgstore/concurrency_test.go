@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
+	"github.com/tasklife/tasklife/storetest"
 )
 
 // waitForLockWaiters polls until n backends wait on a lock while running a
@@ -125,18 +127,18 @@ func TestTransitionRacingAWinner(t *testing.T) {
 			if tc.waits {
 				seen = won
 			}
-			rule, _ := tasklife.RuleFor(tc.loser)
-			switch rule.Outcome(seen.State) {
-			case tasklife.Apply:
+			outcome, to := lifecycle.Decide(string(tc.loser), string(seen.State))
+			switch outcome {
+			case lifecycle.Apply:
 				require.NoError(t, got.err)
-				require.Equal(t, rule.To, got.task.State)
+				require.Equal(t, tasklife.State(to), got.task.State)
 				require.Equal(t, seen.Version+1, got.task.Version)
-				require.Equal(t, []tasklife.Change{{Task: got.task, From: seen.State, To: rule.To, Event: tc.loser}}, changes)
+				require.Equal(t, []tasklife.Change{{Task: got.task, From: seen.State, To: tasklife.State(to), Event: tc.loser}}, changes)
 				return
-			case tasklife.NoOp:
+			case lifecycle.NoOp:
 				require.NoError(t, got.err)
 				require.Equal(t, seen, got.task)
-			case tasklife.Invalid:
+			case lifecycle.Invalid:
 				var te *tasklife.TransitionError
 				require.ErrorAs(t, got.err, &te)
 				require.Equal(t, seen.State, te.State)
@@ -167,9 +169,8 @@ func TestTransitionRacingAWinnerAtStoreLevel(t *testing.T) {
 			require.NoError(t, got.err)
 			if got.res.Applied {
 				require.True(t, tc.waits, "a loser whose guard fails on the old row writes nothing")
-				rule, _ := tasklife.RuleFor(tc.loser)
 				require.Equal(t, won.State, got.res.From)
-				require.Equal(t, rule.To, got.res.Task.State)
+				require.Equal(t, request(tc.loser)("").To, got.res.Task.State)
 				require.Equal(t, won.Version+1, got.res.Task.Version)
 				return
 			}
@@ -188,15 +189,12 @@ func TestTransitionRacingAWinnerAtStoreLevel(t *testing.T) {
 
 // request builds the TransitionRequest the Service sends for ev.
 func request(ev tasklife.Event) func(guid string) tasklife.TransitionRequest {
-	rule, _ := tasklife.RuleFor(ev)
-	return func(guid string) tasklife.TransitionRequest {
-		req := tasklife.TransitionRequest{GUID: guid, Event: ev, From: rule.From, To: rule.To}
-		switch ev {
-		case tasklife.EventFail:
-			req.FailureReason = "boom"
-		case tasklife.EventCanceled:
-			req.FailureReason = tasklife.ReasonCanceled
-		}
-		return req
+	reason := ""
+	switch ev {
+	case tasklife.EventFail:
+		reason = "boom"
+	case tasklife.EventCanceled:
+		reason = tasklife.ReasonCanceled
 	}
+	return func(guid string) tasklife.TransitionRequest { return storetest.Request(guid, ev, reason) }
 }

@@ -2,8 +2,13 @@
 // more than one machine: instances share one database, and a cancel
 // accepted by any of them reaches the executor on whichever runs the task.
 //
-//	store, err := pgstore.New(pool) // the host's *pgxpool.Pool
-//	err = store.Migrate(ctx)        // or apply Migrations with your own tool
+//	store, err := pgstore.New(pool) // pool: the host's *pgxpool.Pool
+//	if err != nil {
+//		return nil, err
+//	}
+//	if err := store.Migrate(ctx); err != nil { // or apply Migrations with your own tool
+//		return nil, err
+//	}
 //	svc := tasklife.New(store)
 //
 // # One statement per operation

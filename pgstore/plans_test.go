@@ -63,11 +63,8 @@ FROM (SELECT i, timestamptz '2026-01-01' + i * interval '10 seconds' AS ts,
 		{"one name", tasklife.ListQuery{Names: []string{"task-42"}}, false},
 	}
 	for _, tc := range tests {
-		q := tc.q
-		q.Page, q.PerPage = max(q.Page, 1), tasklife.DefaultPerPage
-		if q.OrderBy == "" {
-			q.OrderBy = tasklife.OrderByCreatedAt
-		}
+		q, err := tc.q.Normalize()
+		require.NoError(t, err)
 		stmt, args := store.ListStatement(q)
 		rows, err := pool.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+stmt, args...)
 		require.NoError(t, err)

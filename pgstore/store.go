@@ -334,8 +334,13 @@ func scanTask(row pgx.Row, pre ...any) (*tasklife.Task, error) {
 	if failureReason != nil {
 		t.FailureReason = *failureReason
 	}
-	t.Labels = tasklife.CloneMap(t.Labels)
-	t.Annotations = tasklife.CloneMap(t.Annotations)
+	// A store hands out nil for an empty map, as memstore does.
+	if len(t.Labels) == 0 {
+		t.Labels = nil
+	}
+	if len(t.Annotations) == 0 {
+		t.Annotations = nil
+	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	t.UpdatedAt = t.UpdatedAt.UTC()
 	return &t, nil
@@ -351,8 +356,9 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 	}
 	where, args := listFilter(q)
 	page := &tasklife.Page{Tasks: []*tasklife.Task{}}
-	perPage := int64(max(q.PerPage, 1))
-	skip := int64(max(q.Page, 1) - 1)
+	// q passed tasklife.ListQuery.Normalize: Page and PerPage are at least 1.
+	perPage := int64(q.PerPage)
+	skip := int64(q.Page - 1)
 	if skip > math.MaxInt64/perPage {
 		return o.countOnly(ctx, where, args, page)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
+	"github.com/tasklife/tasklife/storetest"
 )
 
 // every runs each Store operation and returns their errors by name.
@@ -95,10 +96,7 @@ func TestConnectionKilled(t *testing.T) {
 
 	// The store itself reports the dead connection.
 	kill()
-	cancel, _ := tasklife.RuleFor(tasklife.EventCancel)
-	_, err = store.Transition(ctx, tasklife.TransitionRequest{
-		GUID: task.GUID, Event: tasklife.EventCancel, From: cancel.From, To: cancel.To,
-	})
+	_, err = store.Transition(ctx, storetest.Request(task.GUID, tasklife.EventCancel, ""))
 	require.ErrorIs(t, err, tasklife.ErrUnavailable)
 	require.NotErrorIs(t, err, tasklife.ErrNotFound)
 	got, err := store.Get(ctx, task.GUID)

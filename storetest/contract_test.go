@@ -6,20 +6,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 	"github.com/tasklife/tasklife/storetest"
 )
 
 // TestContractMatchesTheDeclaration ties the suite's table, written out from
-// CONTRACT.md, to the lifecycle declared once in fsm.go: if either changes
+// CONTRACT.md, to the lifecycle declared once in internal/lifecycle: if either changes
 // alone, this fails, so the property tests check the declared lifecycle.
 func TestContractMatchesTheDeclaration(t *testing.T) {
 	t.Parallel()
 	for _, ev := range tasklife.Events() {
 		for _, s := range tasklife.States() {
 			wantOutcome, wantState := storetest.Expect(ev, s)
-			gotOutcome, gotState := tasklife.Decide(ev, s)
+			gotOutcome, gotState := lifecycle.Decide(string(ev), string(s))
 			require.Equal(t, wantOutcome, gotOutcome, "%s on %s", ev, s)
-			require.Equal(t, wantState, gotState, "%s on %s", ev, s)
+			require.Equal(t, string(wantState), gotState, "%s on %s", ev, s)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // LinOptions sizes a linearizability run. Zero fields take the defaults.
@@ -138,13 +139,13 @@ func LinModel() porcupine.Model {
 			}
 			outcome, to := Expect(i.event, s.state)
 			next := s
-			if outcome == tasklife.Apply {
+			if outcome == lifecycle.Apply {
 				next = linState{to, s.version + 1}
 			}
 			switch {
 			case o.kind == outUnknown:
 				return []interface{}{s, next}
-			case outcome == tasklife.Invalid:
+			case outcome == lifecycle.Invalid:
 				if o.kind == outInvalid && o.state == s.state {
 					return []interface{}{s}
 				}

@@ -12,6 +12,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // modelTask is what the model knows of one task.
@@ -71,7 +72,7 @@ func testStateMachine(t *testing.T, newStore NewStore) {
 				}
 				outcome, to := Expect(ev, m.state)
 				switch outcome {
-				case tasklife.Apply:
+				case lifecycle.Apply:
 					require.NoError(rt, err)
 					require.Equal(rt, to, got.State)
 					require.Equal(rt, m.version+1, got.Version, "a write increments version by one")
@@ -85,13 +86,13 @@ func testStateMachine(t *testing.T, newStore NewStore) {
 							m.reason = tasklife.ReasonCanceled
 						}
 					}
-				case tasklife.NoOp:
+				case lifecycle.NoOp:
 					require.NoError(rt, err)
 					require.Equal(rt, m.state, got.State)
 					require.Equal(rt, m.version, got.Version, "a no-op does not bump version")
 					require.True(rt, got.UpdatedAt.Equal(m.updated), "a no-op does not bump updated_at")
 					require.Equal(rt, before, calls.Load(), "a no-op calls no observer")
-				case tasklife.Invalid:
+				case lifecycle.Invalid:
 					require.ErrorIs(rt, err, tasklife.ErrInvalidTransition)
 					require.Equal(rt, before, calls.Load(), "an invalid transition calls no observer")
 				}

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // NewStore returns a fresh store for one test.
@@ -89,14 +90,14 @@ func contractTarget(ev tasklife.Event) tasklife.State {
 }
 
 // Expect returns what the contract says ev does in state from.
-func Expect(ev tasklife.Event, from tasklife.State) (tasklife.Outcome, tasklife.State) {
+func Expect(ev tasklife.Event, from tasklife.State) (lifecycle.Outcome, tasklife.State) {
 	if to, ok := Contract[ev][from]; ok {
-		return tasklife.Apply, to
+		return lifecycle.Apply, to
 	}
 	if contractTarget(ev) == from {
-		return tasklife.NoOp, from
+		return lifecycle.NoOp, from
 	}
-	return tasklife.Invalid, from
+	return lifecycle.Invalid, from
 }
 
 // reason is the failure reason the suite uses for fail events.
@@ -308,7 +309,7 @@ func testTransitionTable(t *testing.T, newStore NewStore) {
 				after := b.get(t, task.GUID)
 				outcome, to := Expect(ev, from)
 				switch outcome {
-				case tasklife.Apply:
+				case lifecycle.Apply:
 					require.NoError(t, err)
 					require.Equal(t, to, got.State)
 					require.Equal(t, task.Version+1, got.Version, "a write increments version by one")
@@ -326,12 +327,12 @@ func testTransitionTable(t *testing.T, newStore NewStore) {
 					require.Equal(t, to, changes[0].To)
 					require.Equal(t, ev, changes[0].Event)
 					require.Equal(t, got, changes[0].Task)
-				case tasklife.NoOp:
+				case lifecycle.NoOp:
 					require.NoError(t, err, "an event whose target is the current state is an idempotent no-op")
 					require.Equal(t, task, got, "a no-op returns the current task unchanged")
 					require.Equal(t, task, after, "a no-op writes nothing: no version or updated_at bump")
 					require.Len(t, b.obs.list(), before, "a no-op calls no observer")
-				case tasklife.Invalid:
+				case lifecycle.Invalid:
 					require.ErrorIs(t, err, tasklife.ErrInvalidTransition)
 					var te *tasklife.TransitionError
 					require.ErrorAs(t, err, &te)
@@ -530,7 +531,7 @@ func testRacingEvents(t *testing.T, newStore NewStore) {
 		for round := range 8 {
 			task := b.createIn(t, initial)
 			applied := make([]bool, len(events))
-			outcomes := make([]tasklife.Outcome, len(events))
+			outcomes := make([]lifecycle.Outcome, len(events))
 			errs := make([]error, len(events))
 			var mu sync.Mutex
 			svc := tasklife.New(b.store, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) {
@@ -544,11 +545,11 @@ func testRacingEvents(t *testing.T, newStore NewStore) {
 			for i := range events {
 				switch {
 				case errs[i] == nil && applied[i]:
-					outcomes[i] = tasklife.Apply
+					outcomes[i] = lifecycle.Apply
 				case errs[i] == nil:
-					outcomes[i] = tasklife.NoOp
+					outcomes[i] = lifecycle.NoOp
 				case errors.Is(errs[i], tasklife.ErrInvalidTransition):
-					outcomes[i] = tasklife.Invalid
+					outcomes[i] = lifecycle.Invalid
 				default:
 					require.NoError(t, errs[i], "unexpected error for %s", events[i])
 				}
@@ -584,7 +585,7 @@ func concurrently(n int, fn func(i int)) {
 
 // serialOrderExists reports whether some order of events, applied one at a
 // time from initial by the contract, yields exactly outcomes and final.
-func serialOrderExists(initial tasklife.State, events []tasklife.Event, outcomes []tasklife.Outcome, final tasklife.State) bool {
+func serialOrderExists(initial tasklife.State, events []tasklife.Event, outcomes []lifecycle.Outcome, final tasklife.State) bool {
 	idx := make([]int, len(events))
 	for i := range idx {
 		idx[i] = i

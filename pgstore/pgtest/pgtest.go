@@ -3,9 +3,10 @@
 // test ends. scripts/test (and scripts/with-postgres) start a throwaway
 // server and set the variable.
 //
-//	store := pgtest.Store(t)          // a migrated pgstore.Store in a new schema
+//	store := pgtest.Store(t) // a migrated pgstore.Store in a new schema
 //	svc := tasklife.New(store)
-//	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "true"})
+//	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app-1", Command: "true"})
+//	require.NoError(t, err)
 //
 // Without the variable, tests skip with a message saying how to run them;
 // with CI=true they fail instead, so CI never passes by skipping.
