@@ -16,22 +16,12 @@
 // Create, Get and every transition are one SQL statement each, so one round
 // trip (the first use of a statement on a connection also prepares it, in
 // pgx's default query mode). A transition is a guarded UPDATE (WHERE guid
-// and state is one the event may leave) that touches the row once: it
-// publishes the change with pg_notify and returns the written row, and only
-// when it wrote nothing does the same statement read the row, to tell
-// idempotent no-op, invalid transition and not found apart without a second
-// query. The UPDATE also sets prev_state = state (SET reads the old row), a
-// column that exists so that RETURNING can report the state the task left
-// without a read before the write. Under READ COMMITTED an UPDATE that
-// waited for a concurrent writer re-checks its guard on what that writer
-// committed, so it never writes over a state the event may not leave. A
-// refused transition, though, reads the row as of the statement's
-// snapshot, which may predate that writer: the Store contract allows it,
-// and when that row shows a state the event may leave, the Service simply
-// asks again. Create upserts the app's counter row in app_sequences, which
-// assigns the next sequence id and makes creates for one app take turns
-// until commit, so ids are unique and gap-free; UNIQUE (app_guid,
-// sequence_id) backs that up.
+// and state is one the event may leave) that writes the row, publishes the
+// change with pg_notify and returns the row, or, when the guard fails,
+// reads it to tell no-op, invalid transition and not found apart. The
+// comment on the statement in store.go says why it is correct under
+// concurrent writers. Create upserts the app's counter row in
+// app_sequences, so sequence ids are unique and gap-free per app.
 //
 // List is one statement too: the page and, as an InitPlan in the same
 // snapshot, the total. Only a page past the end costs a second statement.

@@ -180,10 +180,8 @@ func newStatements(schema string) *statements {
 ), stamp AS MATERIALIZED (
 	SELECT last_sequence_id, clock_timestamp() AS now FROM seq
 )
-INSERT INTO ` + tasks + ` (guid, app_guid, sequence_id, name, command, user_name, state,
-	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
-	failure_reason, labels, annotations, created_at, updated_at, version)
-SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, 'PENDING',
+INSERT INTO ` + tasks + ` (` + columns + `)
+SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, ` + quoteLiteral(string(tasklife.StatePending)) + `,
 	$5, $6, $7, $8, NULL, $9::jsonb, $10::jsonb, stamp.now, stamp.now, 1
 FROM stamp
 RETURNING ` + columns,
@@ -219,7 +217,7 @@ SELECT true, upd.prev_state, ` + prefixed("upd") + ` FROM upd, note
 UNION ALL
 SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT EXISTS (SELECT FROM upd)`,
 
-		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = 'CANCELING'`,
+		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = ` + quoteLiteral(string(tasklife.StateCanceling)),
 	}
 }
 
