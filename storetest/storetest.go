@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // NewStore returns a fresh store for one test.
@@ -61,6 +62,32 @@ func Run(t *testing.T, newStore NewStore) {
 
 // reason is the failure reason the suite uses for fail events.
 const reason = "Exited with status 1"
+
+// CreateIn creates nt through svc and walks the new task into state s by
+// the shortest path of events the lifecycle allows, and returns the task as
+// the last event left it. Fail events carry the reason "Exited with status
+// 1". It fails t if no events lead to s (s is unknown), if Create or an
+// event fails, or if the task does not end in s.
+//
+// Tests of a store, of an adapter or of a host use it to put a task in a
+// given state before checking what happens there; the path comes from the
+// lifecycle's declaration, so a new state needs no change to the tests that
+// reach it. Observers registered on svc see every step.
+func CreateIn(t testing.TB, svc *tasklife.Service, nt tasklife.NewTask, s tasklife.State) *tasklife.Task {
+	t.Helper()
+	path := lifecycle.PathTo(string(s))
+	if path == nil && s != tasklife.States()[0] {
+		t.Fatalf("storetest.CreateIn: no events lead a new task to %q", s)
+	}
+	task, err := svc.Create(t.Context(), nt)
+	require.NoError(t, err)
+	for _, ev := range path {
+		task, err = svc.Apply(t.Context(), task.GUID, tasklife.Event(ev), reason)
+		require.NoError(t, err, "reaching %s with %s", s, ev)
+	}
+	require.Equal(t, s, task.State, "events %v from a new task", path)
+	return task
+}
 
 // bundle is what most tests need: a service over a fresh store and a record
 // of observer calls.
@@ -102,39 +129,22 @@ func setup(t *testing.T, newStore NewStore) *bundle {
 	}
 }
 
+// newTask is what the suite creates when the task's fields do not matter.
+func (b *bundle) newTask() tasklife.NewTask {
+	return tasklife.NewTask{AppGUID: b.app, Command: "echo hello"}
+}
+
 func (b *bundle) create(t *testing.T) *tasklife.Task {
 	t.Helper()
-	task, err := b.svc.Create(b.ctx, tasklife.NewTask{AppGUID: b.app, Command: "echo hello"})
+	task, err := b.svc.Create(b.ctx, b.newTask())
 	require.NoError(t, err)
 	return task
 }
 
-// pathTo lists events that take a new task to state s.
-func pathTo(s tasklife.State) []tasklife.Event {
-	switch s {
-	case tasklife.StateRunning:
-		return []tasklife.Event{tasklife.EventStart}
-	case tasklife.StateCanceling:
-		return []tasklife.Event{tasklife.EventStart, tasklife.EventCancel}
-	case tasklife.StateSucceeded:
-		return []tasklife.Event{tasklife.EventStart, tasklife.EventSucceed}
-	case tasklife.StateFailed:
-		return []tasklife.Event{tasklife.EventFail}
-	}
-	return nil
-}
-
-// createIn returns a new task in state s.
+// createIn returns a new task of the bundle's app in state s.
 func (b *bundle) createIn(t *testing.T, s tasklife.State) *tasklife.Task {
 	t.Helper()
-	task := b.create(t)
-	for _, ev := range pathTo(s) {
-		var err error
-		task, err = b.svc.Apply(b.ctx, task.GUID, ev, reason)
-		require.NoError(t, err, "reaching %s with %s", s, ev)
-	}
-	require.Equal(t, s, task.State)
-	return task
+	return CreateIn(t, b.svc, b.newTask(), s)
 }
 
 func (b *bundle) get(t *testing.T, guid string) *tasklife.Task {
