@@ -91,7 +91,7 @@ func serialOrderExists(initial tasklife.State, events []tasklife.Event, outcomes
 		if k == len(idx) {
 			s := initial
 			for _, i := range idx {
-				out, to := Expect(events[i], s)
+				out, to := expect(events[i], s)
 				if out != outcomes[i] {
 					return false
 				}

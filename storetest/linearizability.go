@@ -137,7 +137,7 @@ func LinModel() porcupine.Model {
 				}
 				return nil
 			}
-			outcome, to := Expect(i.event, s.state)
+			outcome, to := expect(i.event, s.state)
 			next := s
 			if outcome == lifecycle.Apply {
 				next = linState{to, s.version + 1}

@@ -30,7 +30,7 @@ func testTransitionTable(t *testing.T, newStore NewStore) {
 				before := len(b.obs.list())
 				got, err := b.svc.Apply(b.ctx, task.GUID, ev, reason)
 				after := b.get(t, task.GUID)
-				outcome, to := Expect(ev, from)
+				outcome, to := expect(ev, from)
 				switch outcome {
 				case lifecycle.Apply:
 					require.NoError(t, err)
