@@ -1,4 +1,4 @@
-package storetest_test
+package storetest
 
 import (
 	"testing"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/internal/lifecycle"
-	"github.com/tasklife/tasklife/storetest"
 )
 
 // TestContractMatchesTheDeclaration ties the suite's table, written out from
@@ -17,7 +16,7 @@ func TestContractMatchesTheDeclaration(t *testing.T) {
 	t.Parallel()
 	for _, ev := range tasklife.Events() {
 		for _, s := range tasklife.States() {
-			wantOutcome, wantState := storetest.Expect(ev, s)
+			wantOutcome, wantState := expect(ev, s)
 			gotOutcome, gotState := lifecycle.Decide(string(ev), string(s))
 			require.Equal(t, wantOutcome, gotOutcome, "%s on %s", ev, s)
 			require.Equal(t, string(wantState), gotState, "%s on %s", ev, s)

@@ -137,7 +137,7 @@ func LinModel() porcupine.Model {
 				}
 				return nil
 			}
-			outcome, to := Expect(i.event, s.state)
+			outcome, to := expect(i.event, s.state)
 			next := s
 			if outcome == lifecycle.Apply {
 				next = linState{to, s.version + 1}
@@ -203,6 +203,7 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 	var rep LinReport
 	model := LinModel()
 	svc := tasklife.New(store)
+	events := tasklife.Events()
 	epoch := time.Now()
 	clock := func() int64 { return int64(time.Since(epoch)) } // monotonic
 
@@ -233,7 +234,7 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 				for range opts.OpsPerClient {
 					in := linInput{task: rng.IntN(opts.Tasks)}
 					if rng.IntN(4) > 0 { // three events for each read
-						in.event = tasklife.Events()[rng.IntN(5)]
+						in.event = events[rng.IntN(len(events))]
 					}
 					opCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 					call := clock()

@@ -70,7 +70,7 @@ func testStateMachine(t *testing.T, newStore NewStore) {
 					require.Equal(rt, before, calls.Load())
 					return
 				}
-				outcome, to := Expect(ev, m.state)
+				outcome, to := expect(ev, m.state)
 				switch outcome {
 				case lifecycle.Apply:
 					require.NoError(rt, err)

@@ -1,13 +1,16 @@
 package storetest_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/storetest"
 )
 
@@ -56,6 +59,33 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			for _, sub := range tc.caughtBy {
 				require.Contains(t, string(out), "--- FAIL: TestBrokenStore/"+sub+" ",
 					"%s must be caught by %s; output:\n%s", tc.fault, sub, out)
+			}
+		})
+	}
+}
+
+// TestCreateIn walks a task into every state, and shows a path's events
+// reach the store and its observers.
+func TestCreateIn(t *testing.T) {
+	t.Parallel()
+	for _, s := range tasklife.States() {
+		t.Run(string(s), func(t *testing.T) {
+			t.Parallel()
+			var events []tasklife.Event
+			store := memstore.New()
+			svc := tasklife.New(store, tasklife.WithObserver(func(_ context.Context, c tasklife.Change) {
+				events = append(events, c.Event)
+			}))
+			nt := tasklife.NewTask{AppGUID: uuid.NewString(), Name: "migrate", Command: "true"}
+			task := storetest.CreateIn(t, svc, nt, s)
+			require.Equal(t, s, task.State)
+			require.Equal(t, "migrate", task.Name, "the task is created from nt")
+			require.Equal(t, int64(len(events)+1), task.Version, "one write per event")
+			stored, err := store.Get(t.Context(), task.GUID)
+			require.NoError(t, err)
+			require.Equal(t, stored, task, "the returned task is the stored one")
+			if s == tasklife.StateFailed {
+				require.Equal(t, "Exited with status 1", task.FailureReason)
 			}
 		})
 	}
