@@ -125,7 +125,7 @@ func toError(err error) *Error {
 	case errors.Is(err, tasklife.ErrInvalidTransition):
 		return UnprocessableEntity("The task cannot change to the requested state")
 	case errors.As(err, &ie):
-		return UnprocessableEntity(humanize(ie.Field) + " " + ie.Reason)
+		return UnprocessableEntity(inputMessage(ie))
 	case errors.Is(err, tasklife.ErrInvalidInput):
 		return UnprocessableEntity("The request is invalid")
 	case errors.Is(err, tasklife.ErrUnavailable),
@@ -135,17 +135,18 @@ func toError(err error) *Error {
 	return errUnknown
 }
 
-// humanize turns a field name into the way Cloud Controller starts a
-// validation message: "per_page" -> "Per page".
-func humanize(field string) string {
-	s := strings.ReplaceAll(field, "_", " ")
-	if s == "" {
-		return s
+// inputMessage words an input problem the way Cloud Controller does: the
+// field humanized ("per_page" -> "Per page"), then the reason, e.g. "Per
+// page must be between 1 and 5000". It is the one such mapping, for 422s
+// and list query 400s alike.
+func inputMessage(ie *tasklife.InputError) string {
+	s := strings.ReplaceAll(ie.Field, "_", " ")
+	if s != "" {
+		if c := s[0]; 'a' <= c && c <= 'z' {
+			s = string(c-'a'+'A') + s[1:]
+		}
 	}
-	if c := s[0]; 'a' <= c && c <= 'z' {
-		s = string(c-'a'+'A') + s[1:]
-	}
-	return s
+	return s + " " + ie.Reason
 }
 
 func writeErrorBody(w http.ResponseWriter, e *Error) {
