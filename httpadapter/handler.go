@@ -14,12 +14,15 @@ import (
 // Handler serves the Cloud Foundry v3 task routes. It is an http.Handler,
 // safe for concurrent use; create it with New.
 type Handler struct {
-	svc       *tasklife.Service
-	auth      Authorizer
-	presenter Presenter
-	logger    *slog.Logger
-	appExists func(ctx context.Context, p Principal, appGUID string) (bool, error)
-	mux       *http.ServeMux
+	svc    *tasklife.Service
+	auth   Authorizer
+	logger *slog.Logger
+	// baseURL and trustForwardedHeaders decide where links point; see
+	// BaseURL.
+	baseURL               string
+	trustForwardedHeaders bool
+	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
+	mux                   *http.ServeMux
 
 	mu      sync.Mutex
 	methods []string // every method a registered pattern names, for Allow
@@ -34,14 +37,14 @@ type Option func(*Handler)
 // built from each request's Host, which a client controls: fit for
 // development only.
 func WithBaseURL(base string) Option {
-	return func(h *Handler) { h.presenter.BaseURL = base }
+	return func(h *Handler) { h.baseURL = base }
 }
 
 // WithTrustForwardedHeaders makes a Handler without a base URL build links
 // from X-Forwarded-Proto and X-Forwarded-Host. Use it only behind a proxy
 // that sets or strips them on every request.
 func WithTrustForwardedHeaders() Option {
-	return func(h *Handler) { h.presenter.TrustForwardedHeaders = true }
+	return func(h *Handler) { h.trustForwardedHeaders = true }
 }
 
 // WithLogger sets where the Handler logs unknown errors and recovered
@@ -195,14 +198,6 @@ func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, r, err, h.logger)
 }
 
-// WriteTask is the package's WriteTask with the Handler's base URL.
-func (h *Handler) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
-	h.presenter.WriteTask(w, r, status, t, showCommand)
-}
-
-// Presenter returns a copy of the presenter the Handler renders tasks with.
-func (h *Handler) Presenter() Presenter { return h.presenter }
-
 // Authenticate runs the checks every route starts with: authenticate the
 // caller (401), then ask for the global PermWrite if write, else PermRead
 // (403). On a refusal it writes the error and returns false; the host route
@@ -267,7 +262,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	h.presenter.WriteTask(w, r, http.StatusAccepted, t, true)
+	h.WriteTask(w, r, http.StatusAccepted, t, true)
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
@@ -288,5 +283,5 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	h.presenter.WriteTask(w, r, http.StatusOK, t, secrets)
+	h.WriteTask(w, r, http.StatusOK, t, secrets)
 }

@@ -62,7 +62,7 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 	// The links page through the query the store ran, which has every
 	// default filled in, and repeat the filters the client gave.
 	ran := page.Query
-	base := h.presenter.Base(r)
+	base := h.BaseURL(r)
 	listPath := "/v3/tasks"
 	if perApp {
 		listPath = "/v3/apps/" + pathSegment(appGUID) + "/tasks"
@@ -115,7 +115,7 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = h.presenter.AppendTask(b, base, t, secrets)
+		b = appendTask(b, base, t, secrets)
 		n++
 	}
 	b = append(b, "]}"...)

@@ -90,7 +90,7 @@ func TestLinkBase(t *testing.T) {
 			b.validate.ServeHTTP(w, r)
 			require.Equal(t, http.StatusOK, w.Code)
 			requireTask(t, w.Body.String(), task, tt.want, true)
-			require.Equal(t, tt.want, b.handler.Presenter().Base(r))
+			require.Equal(t, tt.want, b.handler.BaseURL(r))
 		})
 	}
 }

@@ -76,8 +76,7 @@ func rootHandler(h *httpadapter.Handler) http.HandlerFunc {
 		CloudControllerV3 link `json:"cloud_controller_v3"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		presenter := h.Presenter()
-		base := presenter.Base(r)
+		base := h.BaseURL(r)
 		body, err := json.Marshal(struct {
 			Links links `json:"links"`
 		}{links{Self: link{base}, CloudControllerV3: link{base + "/v3"}}})
