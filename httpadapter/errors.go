@@ -3,7 +3,6 @@ package httpadapter
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 // Error is one Cloud Foundry API error: an HTTP status and the envelope
 // entry {"detail", "title", "code"}. A host route returns one (or wraps one)
-// to answer with its own CF error; WriteError renders it as given.
+// to answer with its own CF error; Handler.WriteError renders it as given.
 type Error struct {
 	Status int
 	// Title is the CF error name, e.g. "CF-UnprocessableEntity".
@@ -90,17 +89,12 @@ var (
 //   - tasklife.ErrUnavailable or a done context: 503 CF-ServiceUnavailable
 //     10015;
 //   - anything else: 500 UnknownError 10001 "An unknown error occurred.",
-//     with nothing of err in the body; err is logged to slog.Default().
-//
-// Handler.WriteError is the same, logging to the Handler's logger.
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, slog.Default())
-}
-
-func writeError(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+//     with nothing of err in the body; err is logged to the Handler's
+//     logger (WithLogger).
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
 	if e == errUnknown {
-		logger.ErrorContext(r.Context(), "httpadapter: unknown error",
+		h.logger.ErrorContext(r.Context(), "httpadapter: unknown error",
 			"method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	writeErrorBody(w, e)

@@ -73,10 +73,12 @@ func ExampleHandler_Handle() {
 	// 401 {"errors":[{"detail":"Authentication error","title":"CF-NotAuthenticated","code":10002}]}
 }
 
-func ExampleWriteError() {
+// Go errors become Cloud Foundry errors in one place.
+func ExampleHandler_WriteError() {
+	h := httpadapter.New(tasklife.New(memstore.New()), httpadapter.InsecureAllowAll())
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/v3/tasks/x", nil)
-	httpadapter.WriteError(w, r, &tasklife.TransitionError{GUID: "x", Event: tasklife.EventCancel, State: tasklife.StateSucceeded})
+	h.WriteError(w, r, &tasklife.TransitionError{GUID: "x", Event: tasklife.EventCancel, State: tasklife.StateSucceeded})
 	fmt.Println(w.Code, w.Body.String())
 	// Output: 422 {"errors":[{"detail":"Task state is SUCCEEDED and therefore cannot be canceled","title":"CF-UnprocessableEntity","code":10008}]}
 }

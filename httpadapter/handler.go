@@ -193,11 +193,6 @@ func (h *Handler) allowedMethods(r *http.Request) []string {
 	return allow
 }
 
-// WriteError is the package's WriteError, logging to the Handler's logger.
-func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, h.logger)
-}
-
 // Authenticate runs the checks every route starts with: authenticate the
 // caller (401), then ask for the global PermWrite if write, else PermRead
 // (403). On a refusal it writes the error and returns false; the host route
