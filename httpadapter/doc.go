@@ -42,7 +42,7 @@
 // the same functions the adapter uses:
 //
 //	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-//		if _, ok := h.Authenticate(w, r, true); !ok {
+//		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 //			return // the 401 or 403 is written
 //		}
 //		t, err := svc.Create(r.Context(), tasklife.NewTask{AppGUID: r.PathValue("guid"), Command: cmd})

@@ -40,7 +40,7 @@ func ExampleHandler_Handle() {
 	svc := tasklife.New(memstore.New())
 	h := httpadapter.New(svc, httpadapter.BearerToken("s3cret"))
 	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.Authenticate(w, r, true); !ok {
+		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 			return
 		}
 		command := r.URL.Query().Get("command")

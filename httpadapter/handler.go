@@ -193,53 +193,9 @@ func (h *Handler) allowedMethods(r *http.Request) []string {
 	return allow
 }
 
-// Authenticate runs the checks every route starts with: authenticate the
-// caller (401), then ask for the global PermWrite if write, else PermRead
-// (403). On a refusal it writes the error and returns false; the host route
-// returns at once.
-func (h *Handler) Authenticate(w http.ResponseWriter, r *http.Request, write bool) (Principal, bool) {
-	p, err := h.auth.Authenticate(r)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return nil, false
-	}
-	perm := PermRead
-	if write {
-		perm = PermWrite
-	}
-	if !h.authorize(w, r, p, perm, nil, errNotAuthorized) {
-		return nil, false
-	}
-	return p, true
-}
-
-// Authorize asks the Authorizer whether p holds perm on t (nil for the
-// global permissions). On a refusal it writes the error and returns false:
-// 404 "Task not found" for PermReadTask, which hides the task, and 403 for
-// every other permission.
-func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
-	refusal := errNotAuthorized
-	if perm == PermReadTask {
-		refusal = errTaskNotFound
-	}
-	return h.authorize(w, r, p, perm, t, refusal)
-}
-
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task, refusal *Error) bool {
-	ok, err := h.auth.Authorize(r.Context(), p, perm, t)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return false
-	}
-	if !ok {
-		h.WriteError(w, r, refusal)
-	}
-	return ok
-}
-
 // cancel serves both cancel routes, in Cloud Controller's order of checks.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.Authenticate(w, r, true)
+	p, ok := h.AuthenticateToWrite(w, r)
 	if !ok {
 		return
 	}
@@ -261,7 +217,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.Authenticate(w, r, false)
+	p, ok := h.AuthenticateToRead(w, r)
 	if !ok {
 		return
 	}

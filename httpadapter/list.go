@@ -16,7 +16,7 @@ func (h *Handler) listForApp(w http.ResponseWriter, r *http.Request) {
 
 // serveList answers both list routes; appGUID is empty for GET /v3/tasks.
 func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID string) {
-	p, ok := h.Authenticate(w, r, false)
+	p, ok := h.AuthenticateToRead(w, r)
 	if !ok {
 		return
 	}

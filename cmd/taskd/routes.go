@@ -36,7 +36,7 @@ var errNotAccepting = &httpadapter.Error{
 // accepted, PENDING, and will run when a slot is free.
 func createHandler(h *httpadapter.Handler, c creator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.Authenticate(w, r, true); !ok {
+		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 			return
 		}
 		req, err := readCreateRequest(w, r)
