@@ -30,31 +30,27 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, perm Perm
 		h.WriteError(w, r, err)
 		return nil, false
 	}
-	if !h.authorize(w, r, p, perm, nil, errNotAuthorized) {
+	if !h.authorize(w, r, p, perm, nil) {
 		return nil, false
 	}
 	return p, true
 }
 
-// Authorize asks the Authorizer whether p holds perm on t (nil for the
+// authorize asks the Authorizer whether p holds perm on t (nil for the
 // global permissions). On a refusal it writes the error and returns false:
 // 404 "Task not found" for PermReadTask, which hides the task, and 403 for
 // every other permission.
-func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
-	refusal := errNotAuthorized
-	if perm == PermReadTask {
-		refusal = errTaskNotFound
-	}
-	return h.authorize(w, r, p, perm, t, refusal)
-}
-
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task, refusal *Error) bool {
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
 	ok, err := h.auth.Authorize(r.Context(), p, perm, t)
 	if err != nil {
 		h.WriteError(w, r, err)
 		return false
 	}
 	if !ok {
+		refusal := errNotAuthorized
+		if perm == PermReadTask {
+			refusal = errTaskNotFound
+		}
 		h.WriteError(w, r, refusal)
 	}
 	return ok

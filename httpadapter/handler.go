@@ -205,7 +205,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	if !h.Authorize(w, r, p, PermReadTask, t) || !h.Authorize(w, r, p, PermCancelTask, t) {
+	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermCancelTask, t) {
 		return
 	}
 	t, err = h.svc.Cancel(ctx, guid)
@@ -226,7 +226,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	if !h.Authorize(w, r, p, PermReadTask, t) {
+	if !h.authorize(w, r, p, PermReadTask, t) {
 		return
 	}
 	secrets, err := h.auth.Authorize(r.Context(), p, PermReadSecrets, t)
