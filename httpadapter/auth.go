@@ -15,8 +15,8 @@ import (
 // to Authorize.
 type Principal any
 
-// Errors Authenticate returns to refuse a request. WriteError renders them as
-// Cloud Foundry's two distinct 401s.
+// Errors Authenticate returns to refuse a request. Handler.WriteError
+// renders them as Cloud Foundry's two distinct 401s.
 var (
 	// ErrNoCredentials: the request carries no credentials at all
 	// (401 CF-NotAuthenticated 10002 "Authentication error").
@@ -69,10 +69,10 @@ func (p Permission) String() string {
 // source of truth the adapter has about who may do what. There is no
 // default: a host passes BearerToken, InsecureAllowAll or its own.
 //
-// A hook may return any error instead of an answer (its identity provider is
-// down, say); WriteError renders it, so an *Error passes through as given and
-// anything else becomes a 500 that reveals nothing. A panicking hook is
-// recovered into a 500 as well.
+// A hook may return any error instead of an answer (its identity provider
+// is down, say); Handler.WriteError renders it, so an *Error passes through
+// as given and anything else becomes a 500 that reveals nothing. A
+// panicking hook is recovered into a 500 as well.
 type Authorizer interface {
 	// Authenticate identifies the caller of r. It returns ErrNoCredentials
 	// when r carries none and ErrBadCredentials when they are wrong.

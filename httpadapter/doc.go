@@ -11,7 +11,8 @@
 // Use it in three lines:
 //
 //	svc := tasklife.New(memstore.New())
-//	h := httpadapter.New(svc, httpadapter.BearerToken(token), httpadapter.WithBaseURL("https://api.example.com"))
+//	h := httpadapter.New(svc, httpadapter.BearerToken(token),
+//		httpadapter.WithBaseURL("https://api.example.com"))
 //	log.Fatal(http.ListenAndServe(":8080", h))
 //
 // # Authentication and authorization
@@ -30,35 +31,53 @@
 //
 // # Mounting and host routes
 //
-// A Handler is the whole server handler, or mounted under a prefix:
+// A Handler is the whole server handler, or mounted under a prefix, with
+// the base URL its links need:
 //
-//	mux.Handle("/cf/", http.StripPrefix("/cf", h)) // with WithBaseURL("https://example.com/cf")
+//	h := httpadapter.New(svc, httpadapter.BearerToken(token),
+//		httpadapter.WithBaseURL("https://example.com/cf"))
+//	mux.Handle("/cf/", http.StripPrefix("/cf", h))
 //
 // Every path under the mount that no route claims is answered 404
 // CF-NotFound 10000 "Unknown request", and a known path with the wrong
 // method 405 with an Allow header, both in the CF error envelope. A host
 // that serves routes of its own (task creation, say) registers them on the
-// Handler with Handle, so that they share this behaviour, and renders with
-// the same functions the adapter uses:
+// Handler with Handle, so that they share this behaviour, and checks and
+// renders with the Handler's own methods:
 //
 //	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-//		if _, ok := h.Authenticate(w, r, true); !ok {
+//		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 //			return // the 401 or 403 is written
 //		}
-//		t, err := svc.Create(r.Context(), tasklife.NewTask{AppGUID: r.PathValue("guid"), Command: cmd})
+//		var body struct {
+//			Command string `json:"command"`
+//		}
+//		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+//			h.WriteError(w, r, httpadapter.MessageParseError(err.Error()))
+//			return
+//		}
+//		if body.Command == "" {
+//			h.WriteError(w, r, httpadapter.UnprocessableEntity("No command or template provided"))
+//			return
+//		}
+//		t, err := svc.Create(r.Context(), tasklife.NewTask{AppGUID: r.PathValue("guid"), Command: body.Command})
 //		if err != nil {
 //			h.WriteError(w, r, err) // the one mapping from Go errors to CF errors
 //			return
 //		}
-//		h.WriteTask(w, r, http.StatusAccepted, t, true)
+//		h.WriteTask(w, r, http.StatusAccepted, t, true) // the caller wrote the command
 //	}))
 //
-// A host route answers its own CF errors by handing an *Error (see
-// UnprocessableEntity, MessageParseError) to WriteError. A root document
-// goes on "GET /{$}": "GET /" would also claim every unknown GET. A panic in
-// a hook or a host route is recovered into 500 UnknownError and logged (if
-// the route had already written, the 500 cannot replace what it wrote); the
-// server keeps serving.
+// AuthenticateToRead and AuthenticateToWrite run the checks every route
+// starts with. WriteError answers with the CF error an error maps to, and
+// with an *Error (see UnprocessableEntity, MessageParseError) as given.
+// WriteTask writes a task as Cloud Controller does, and a route that writes
+// links of its own starts them with BaseURL.
+//
+// A root document goes on "GET /{$}": "GET /" would also claim every
+// unknown GET. A panic in a hook or a host route is recovered into 500
+// UnknownError and logged (if the route had already written, the 500 cannot
+// replace what it wrote); the server keeps serving.
 //
 // # Links
 //

@@ -3,7 +3,6 @@ package httpadapter
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 // Error is one Cloud Foundry API error: an HTTP status and the envelope
 // entry {"detail", "title", "code"}. A host route returns one (or wraps one)
-// to answer with its own CF error; WriteError renders it as given.
+// to answer with its own CF error; Handler.WriteError renders it as given.
 type Error struct {
 	Status int
 	// Title is the CF error name, e.g. "CF-UnprocessableEntity".
@@ -90,17 +89,12 @@ var (
 //   - tasklife.ErrUnavailable or a done context: 503 CF-ServiceUnavailable
 //     10015;
 //   - anything else: 500 UnknownError 10001 "An unknown error occurred.",
-//     with nothing of err in the body; err is logged to slog.Default().
-//
-// Handler.WriteError is the same, logging to the Handler's logger.
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, slog.Default())
-}
-
-func writeError(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+//     with nothing of err in the body; err is logged to the Handler's
+//     logger (WithLogger).
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
 	if e == errUnknown {
-		logger.ErrorContext(r.Context(), "httpadapter: unknown error",
+		h.logger.ErrorContext(r.Context(), "httpadapter: unknown error",
 			"method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	writeErrorBody(w, e)
@@ -125,7 +119,7 @@ func toError(err error) *Error {
 	case errors.Is(err, tasklife.ErrInvalidTransition):
 		return UnprocessableEntity("The task cannot change to the requested state")
 	case errors.As(err, &ie):
-		return UnprocessableEntity(humanize(ie.Field) + " " + ie.Reason)
+		return UnprocessableEntity(inputMessage(ie))
 	case errors.Is(err, tasklife.ErrInvalidInput):
 		return UnprocessableEntity("The request is invalid")
 	case errors.Is(err, tasklife.ErrUnavailable),
@@ -135,17 +129,18 @@ func toError(err error) *Error {
 	return errUnknown
 }
 
-// humanize turns a field name into the way Cloud Controller starts a
-// validation message: "per_page" -> "Per page".
-func humanize(field string) string {
-	s := strings.ReplaceAll(field, "_", " ")
-	if s == "" {
-		return s
+// inputMessage words an input problem the way Cloud Controller does: the
+// field humanized ("per_page" -> "Per page"), then the reason, e.g. "Per
+// page must be between 1 and 5000". It is the one such mapping, for 422s
+// and list query 400s alike.
+func inputMessage(ie *tasklife.InputError) string {
+	s := strings.ReplaceAll(ie.Field, "_", " ")
+	if s != "" {
+		if c := s[0]; 'a' <= c && c <= 'z' {
+			s = string(c-'a'+'A') + s[1:]
+		}
 	}
-	if c := s[0]; 'a' <= c && c <= 'z' {
-		s = string(c-'a'+'A') + s[1:]
-	}
-	return s
+	return s + " " + ie.Reason
 }
 
 func writeErrorBody(w http.ResponseWriter, e *Error) {

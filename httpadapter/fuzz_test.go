@@ -154,10 +154,11 @@ func FuzzJSONStrings(f *testing.F) {
 		"😀", "\r\n\t\b\f", "\xed\xa0\x80", "<&>"} {
 		f.Add(seed)
 	}
+	h := setup(f, httpadapter.InsecureAllowAll()).handler
 	f.Fuzz(func(t *testing.T, s string) {
 		task := &tasklife.Task{GUID: s, AppGUID: s, Name: s, Command: s, User: s, State: tasklife.StateFailed,
 			FailureReason: s, DropletGUID: s, Labels: map[string]string{s: s}, Annotations: map[string]string{"k": s}}
-		out := httpadapter.Presenter{}.AppendTask(nil, "http://h", task, true)
+		out := renderTask(t, h, task, true)
 		require.True(t, json.Valid(out), "%q -> %s", s, out)
 		var got wireTask
 		require.NoError(t, json.Unmarshal(out, &got))

@@ -14,12 +14,15 @@ import (
 // Handler serves the Cloud Foundry v3 task routes. It is an http.Handler,
 // safe for concurrent use; create it with New.
 type Handler struct {
-	svc       *tasklife.Service
-	auth      Authorizer
-	presenter Presenter
-	logger    *slog.Logger
-	appExists func(ctx context.Context, p Principal, appGUID string) (bool, error)
-	mux       *http.ServeMux
+	svc    *tasklife.Service
+	auth   Authorizer
+	logger *slog.Logger
+	// baseURL and trustForwardedHeaders decide where links point; see
+	// BaseURL.
+	baseURL               string
+	trustForwardedHeaders bool
+	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
+	mux                   *http.ServeMux
 
 	mu      sync.Mutex
 	methods []string // every method a registered pattern names, for Allow
@@ -34,14 +37,14 @@ type Option func(*Handler)
 // built from each request's Host, which a client controls: fit for
 // development only.
 func WithBaseURL(base string) Option {
-	return func(h *Handler) { h.presenter.BaseURL = base }
+	return func(h *Handler) { h.baseURL = base }
 }
 
 // WithTrustForwardedHeaders makes a Handler without a base URL build links
 // from X-Forwarded-Proto and X-Forwarded-Host. Use it only behind a proxy
 // that sets or strips them on every request.
 func WithTrustForwardedHeaders() Option {
-	return func(h *Handler) { h.presenter.TrustForwardedHeaders = true }
+	return func(h *Handler) { h.trustForwardedHeaders = true }
 }
 
 // WithLogger sets where the Handler logs unknown errors and recovered
@@ -188,105 +191,4 @@ func (h *Handler) allowedMethods(r *http.Request) []string {
 	}
 	slices.Sort(allow)
 	return allow
-}
-
-// WriteError is the package's WriteError, logging to the Handler's logger.
-func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, h.logger)
-}
-
-// WriteTask is the package's WriteTask with the Handler's base URL.
-func (h *Handler) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
-	h.presenter.WriteTask(w, r, status, t, showCommand)
-}
-
-// Presenter returns a copy of the presenter the Handler renders tasks with.
-func (h *Handler) Presenter() Presenter { return h.presenter }
-
-// Authenticate runs the checks every route starts with: authenticate the
-// caller (401), then ask for the global PermWrite if write, else PermRead
-// (403). On a refusal it writes the error and returns false; the host route
-// returns at once.
-func (h *Handler) Authenticate(w http.ResponseWriter, r *http.Request, write bool) (Principal, bool) {
-	p, err := h.auth.Authenticate(r)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return nil, false
-	}
-	perm := PermRead
-	if write {
-		perm = PermWrite
-	}
-	if !h.authorize(w, r, p, perm, nil, errNotAuthorized) {
-		return nil, false
-	}
-	return p, true
-}
-
-// Authorize asks the Authorizer whether p holds perm on t (nil for the
-// global permissions). On a refusal it writes the error and returns false:
-// 404 "Task not found" for PermReadTask, which hides the task, and 403 for
-// every other permission.
-func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
-	refusal := errNotAuthorized
-	if perm == PermReadTask {
-		refusal = errTaskNotFound
-	}
-	return h.authorize(w, r, p, perm, t, refusal)
-}
-
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task, refusal *Error) bool {
-	ok, err := h.auth.Authorize(r.Context(), p, perm, t)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return false
-	}
-	if !ok {
-		h.WriteError(w, r, refusal)
-	}
-	return ok
-}
-
-// cancel serves both cancel routes, in Cloud Controller's order of checks.
-func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.Authenticate(w, r, true)
-	if !ok {
-		return
-	}
-	ctx, guid := r.Context(), r.PathValue("guid")
-	t, err := h.svc.Get(ctx, guid)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.Authorize(w, r, p, PermReadTask, t) || !h.Authorize(w, r, p, PermCancelTask, t) {
-		return
-	}
-	t, err = h.svc.Cancel(ctx, guid)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	h.presenter.WriteTask(w, r, http.StatusAccepted, t, true)
-}
-
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.Authenticate(w, r, false)
-	if !ok {
-		return
-	}
-	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.Authorize(w, r, p, PermReadTask, t) {
-		return
-	}
-	secrets, err := h.auth.Authorize(r.Context(), p, PermReadSecrets, t)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	h.presenter.WriteTask(w, r, http.StatusOK, t, secrets)
 }

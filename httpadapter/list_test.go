@@ -231,9 +231,13 @@ func TestListQueryErrors(t *testing.T) {
 		{"/v3/tasks?order_by=name", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?order_by=--created_at", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?order_by=%2B-created_at", "Order by can only be: 'created_at', 'updated_at'"},
+		{"/v3/tasks?order_by=-", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?a=%zz", "The query string is malformed"},
 		{"/v3/tasks?foo=1&page=0&per_page=9999", "Unknown query parameter(s): 'foo'. " + validAll +
 			", Page must be a positive integer, Per page must be between 1 and 5000"},
+		{"/v3/apps/a/tasks?order_by=name&per_page=x&page=0&sequence_ids=y&states=z&bogus=1", "Unknown query parameter(s): 'bogus'. " + validApp +
+			", States can only be: 'PENDING', 'RUNNING', 'CANCELING', 'SUCCEEDED', 'FAILED', Sequence ids must be integers" +
+			", Page must be a positive integer, Per page must be a positive integer, Order by can only be: 'created_at', 'updated_at'"},
 	}
 	b := setup(t, all)
 	b.create(t, "a", tasklife.StateRunning)
@@ -289,6 +293,36 @@ func (scopingHiding) ScopeList(_ context.Context, _ httpadapter.Principal, q *ta
 	}
 	q.AppGUIDs = []string{"app-a"}
 	return nil
+}
+
+// rescoping hands the store a query of its own making.
+type rescoping struct {
+	grants
+	scope func(q *tasklife.ListQuery)
+}
+
+func (r rescoping) ScopeList(_ context.Context, _ httpadapter.Principal, q *tasklife.ListQuery) error {
+	r.scope(q)
+	return nil
+}
+
+// TestListScoperChangesThePage: the links page through the query the store
+// ran, and what the Service refuses of a scoped query is a 400.
+func TestListScoperChangesThePage(t *testing.T) {
+	t.Parallel()
+	const base = "http://example.com/v3/tasks?"
+	cleared := setup(t, rescoping{all, func(q *tasklife.ListQuery) { q.Page, q.PerPage = 0, 0 }})
+	listFixture(t, cleared)
+	res := cleared.do(t, http.MethodGet, "/v3/tasks?page=2&per_page=1", "good")
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	var got wireList
+	require.NoError(t, json.Unmarshal([]byte(res.body), &got))
+	require.Equal(t, pagination(5, 1, base+"page=1&per_page=50", base+"page=1&per_page=50", "", ""), got.Pagination)
+	require.Len(t, got.Resources, 5)
+
+	broken := setup(t, rescoping{all, func(q *tasklife.ListQuery) { q.PerPage, q.Page = 9999, -1 }})
+	res = broken.do(t, http.MethodGet, "/v3/tasks", "good")
+	require.Equal(t, response{400, nil, bodyBadQuery("Page must be a positive integer, Per page must be between 1 and 5000")}, strip(res))
 }
 
 func TestListHidesUnreadableTasks(t *testing.T) {

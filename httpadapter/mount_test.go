@@ -90,7 +90,7 @@ func TestLinkBase(t *testing.T) {
 			b.validate.ServeHTTP(w, r)
 			require.Equal(t, http.StatusOK, w.Code)
 			requireTask(t, w.Body.String(), task, tt.want, true)
-			require.Equal(t, tt.want, b.handler.Presenter().Base(r))
+			require.Equal(t, tt.want, b.handler.BaseURL(r))
 		})
 	}
 }
@@ -102,7 +102,7 @@ func TestHostRoutes(t *testing.T) {
 	b := setup(t, grants{read: true, readTask: true, readSecrets: true}, httpadapter.WithLogger(slog.New(slog.DiscardHandler)))
 	h := b.handler
 	h.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.Authenticate(w, r, true); !ok {
+		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 			return
 		}
 		if r.URL.Query().Get("command") == "" {
@@ -142,7 +142,7 @@ func TestHostRoutes(t *testing.T) {
 
 	writer := setup(t, all)
 	writer.handler.Handle("POST /v3/apps/{guid}/tasks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := writer.handler.Authenticate(w, r, true); !ok {
+		if _, ok := writer.handler.AuthenticateToWrite(w, r); !ok {
 			return
 		}
 		writer.handler.WriteError(w, r, httpadapter.UnprocessableEntity("No command or template provided"))

@@ -2,10 +2,8 @@ package httpadapter
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -13,85 +11,21 @@ import (
 	"github.com/tasklife/tasklife"
 )
 
-// Presenter renders tasks as Cloud Controller does. Its zero value builds
-// links from each request's own scheme and Host, which suits development
-// only: a client chooses the Host header. A production server sets BaseURL.
-type Presenter struct {
-	// BaseURL is the absolute URL the API is reached at from outside, e.g.
-	// "https://api.example.com" or "https://example.com/cf" when mounted
-	// under a prefix. A trailing slash is ignored.
-	BaseURL string
-	// TrustForwardedHeaders makes a Presenter without BaseURL take the
-	// scheme and host from X-Forwarded-Proto and X-Forwarded-Host. Set it
-	// only behind a proxy that always sets or strips them.
-	TrustForwardedHeaders bool
-}
-
 // WriteTask answers r with status and t in Cloud Controller's JSON, keys in
-// CC's order, links built from the request (see Presenter). showCommand
-// decides whether the "command" key appears at all. Handler.WriteTask is the
-// same with the Handler's base URL.
-func WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
-	Presenter{}.WriteTask(w, r, status, t, showCommand)
-}
-
-// WriteTask answers r with status and t in Cloud Controller's JSON;
-// showCommand decides whether the "command" key appears at all.
-func (p Presenter) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
+// CC's order, links under h.BaseURL(r). showCommand decides whether the
+// "command" key appears at all: pass whether the caller may read secrets
+// (PermReadSecrets), or true to the caller who just wrote the command.
+func (h *Handler) WriteTask(w http.ResponseWriter, r *http.Request, status int, t *tasklife.Task, showCommand bool) {
 	buf := getBuf()
-	b := p.AppendTask(*buf, p.Base(r), t, showCommand)
+	b := appendTask(*buf, h.BaseURL(r), t, showCommand)
 	writeJSON(w, status, b)
 	*buf = b
 	putBuf(buf)
 }
 
-// Base returns the absolute URL that links for r start with: BaseURL when
-// set, otherwise scheme and host of r (or, if trusted, of its forwarding
-// headers) followed by the prefix a http.StripPrefix removed from r's path.
-func (p Presenter) Base(r *http.Request) string {
-	if p.BaseURL != "" {
-		return strings.TrimSuffix(p.BaseURL, "/")
-	}
-	scheme, host := "http", r.Host
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p.TrustForwardedHeaders {
-		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v == "http" || v == "https" {
-			scheme = v
-		}
-		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
-			host = v
-		}
-	}
-	return scheme + "://" + host + mountPrefix(r)
-}
-
-// firstValue is the first entry of a comma-separated header: the one the
-// proxy nearest the client wrote.
-func firstValue(v string) string {
-	v, _, _ = strings.Cut(v, ",")
-	return strings.TrimSpace(v)
-}
-
-// mountPrefix recovers the prefix a http.StripPrefix removed: the request
-// line still has it, r.URL no longer does.
-func mountPrefix(r *http.Request) string {
-	uri, _, _ := strings.Cut(r.RequestURI, "?")
-	if uri == "" || uri[0] != '/' {
-		return ""
-	}
-	p := r.URL.EscapedPath()
-	if len(uri) > len(p) && strings.HasSuffix(uri, p) {
-		return uri[:len(uri)-len(p)]
-	}
-	return ""
-}
-
-// AppendTask appends t's JSON to dst, with links under base (as returned by
-// Base), and returns the extended slice. A host encoding tasks into a larger
-// document of its own uses it.
-func (p Presenter) AppendTask(dst []byte, base string, t *tasklife.Task, showCommand bool) []byte {
+// appendTask appends t's JSON to dst, with links under base (as returned by
+// BaseURL), and returns the extended slice.
+func appendTask(dst []byte, base string, t *tasklife.Task, showCommand bool) []byte {
 	b := append(dst, `{"guid":`...)
 	b = appendString(b, t.GUID)
 	b = append(b, `,"created_at":"`...)
@@ -169,29 +103,6 @@ func appendTime(b []byte, t time.Time) []byte {
 // append2 appends n as two digits, then sep.
 func append2(b []byte, n int, sep byte) []byte {
 	return append(b, byte('0'+n/10), byte('0'+n%10), sep)
-}
-
-// appendLink appends the JSON string base+path+escaped(id)+suffix.
-func appendLink(b []byte, base, path, id, suffix string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, base)
-	b = append(b, path...)
-	b = appendEscaped(b, pathSegment(id))
-	b = append(b, suffix...)
-	return append(b, '"')
-}
-
-// pathSegment escapes s as one path segment. url.PathEscape leaves "." and
-// ".." as they are, and a client would resolve them as dot segments, so a
-// guid of ".." would link to the parent resource.
-func pathSegment(s string) string {
-	switch s {
-	case ".":
-		return "%2E"
-	case "..":
-		return "%2E%2E"
-	}
-	return url.PathEscape(s)
 }
 
 func appendNullableString(b []byte, s string, present bool) []byte {

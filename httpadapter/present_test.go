@@ -106,12 +106,22 @@ func jsonRoundTrip(t testing.TB, s string) string {
 	return out
 }
 
-func TestWriteTaskPackageLevel(t *testing.T) {
+// renderTask returns the body h.WriteTask answers with.
+func renderTask(t testing.TB, h *httpadapter.Handler, task *tasklife.Task, showCommand bool) []byte {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.WriteTask(w, httptest.NewRequest(http.MethodGet, "http://h/v3/tasks/x", nil), http.StatusOK, task, showCommand)
+	require.Equal(t, http.StatusOK, w.Code)
+	return w.Body.Bytes()
+}
+
+func TestWriteTaskWithoutBaseURL(t *testing.T) {
 	t.Parallel()
+	h := setup(t, httpadapter.InsecureAllowAll()).handler
 	task := &tasklife.Task{GUID: "g", AppGUID: "a", Name: "n", Command: "secret", State: tasklife.StatePending, CreatedAt: t0, UpdatedAt: t0}
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "https://host.example/v3/apps/a/tasks", nil)
-	httpadapter.WriteTask(w, r, http.StatusAccepted, task, false)
+	h.WriteTask(w, r, http.StatusAccepted, task, false)
 	require.Equal(t, http.StatusAccepted, w.Code)
 	requireTask(t, w.Body.String(), task, "https://host.example", false)
 }
@@ -121,7 +131,7 @@ func TestTimestampsAreUTCSeconds(t *testing.T) {
 	local := time.FixedZone("X", -7*3600)
 	task := &tasklife.Task{GUID: "g", AppGUID: "a", State: tasklife.StatePending,
 		CreatedAt: time.Date(2016, 5, 4, 10, 0, 41, 999999999, local), UpdatedAt: t0}
-	out := string(httpadapter.Presenter{}.AppendTask(nil, "http://h", task, false))
+	out := string(renderTask(t, setup(t, httpadapter.InsecureAllowAll()).handler, task, false))
 	require.Contains(t, out, `"created_at":"2016-05-04T17:00:41Z"`)
 	var v struct {
 		CreatedAt time.Time `json:"created_at"`

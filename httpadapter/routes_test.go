@@ -384,7 +384,7 @@ func (f failingHook) Authorize(ctx context.Context, p httpadapter.Principal, per
 }
 
 // TestHookErrors: a hook that fails (its identity provider is down, say)
-// is answered through WriteError, and nothing changes.
+// is answered through Handler.WriteError, and nothing changes.
 func TestHookErrors(t *testing.T) {
 	t.Parallel()
 	idpDown := &httpadapter.Error{Status: 503, Title: "CF-ServiceUnavailable", Code: 10015, Detail: "UAA is unavailable"}

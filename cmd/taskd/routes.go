@@ -36,7 +36,7 @@ var errNotAccepting = &httpadapter.Error{
 // accepted, PENDING, and will run when a slot is free.
 func createHandler(h *httpadapter.Handler, c creator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.Authenticate(w, r, true); !ok {
+		if _, ok := h.AuthenticateToWrite(w, r); !ok {
 			return
 		}
 		req, err := readCreateRequest(w, r)
@@ -76,8 +76,7 @@ func rootHandler(h *httpadapter.Handler) http.HandlerFunc {
 		CloudControllerV3 link `json:"cloud_controller_v3"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		presenter := h.Presenter()
-		base := presenter.Base(r)
+		base := h.BaseURL(r)
 		body, err := json.Marshal(struct {
 			Links links `json:"links"`
 		}{links{Self: link{base}, CloudControllerV3: link{base + "/v3"}}})

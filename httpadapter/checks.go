@@ -1,0 +1,57 @@
+package httpadapter
+
+import (
+	"net/http"
+
+	"github.com/tasklife/tasklife"
+)
+
+// AuthenticateToRead runs the checks a route that only reads starts with:
+// authenticate the caller (401), then ask the Authorizer for the global
+// PermRead (403), before the route looks anything up, so that a refusal
+// reveals nothing. On a refusal it writes the error and returns false; the
+// route returns at once. Otherwise it returns the principal, for the
+// route's own Authorizer questions.
+func (h *Handler) AuthenticateToRead(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+	return h.authenticate(w, r, PermRead)
+}
+
+// AuthenticateToWrite is AuthenticateToRead for a route that changes
+// something (creates or cancels a task): it asks for the global PermWrite.
+func (h *Handler) AuthenticateToWrite(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+	return h.authenticate(w, r, PermWrite)
+}
+
+// authenticate authenticates r's caller and asks for the global perm,
+// PermRead or PermWrite.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, perm Permission) (Principal, bool) {
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return nil, false
+	}
+	if !h.authorize(w, r, p, perm, nil) {
+		return nil, false
+	}
+	return p, true
+}
+
+// authorize asks the Authorizer whether p holds perm on t (nil for the
+// global permissions). On a refusal it writes the error and returns false:
+// 404 "Task not found" for PermReadTask, which hides the task, and 403 for
+// every other permission.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal, perm Permission, t *tasklife.Task) bool {
+	ok, err := h.auth.Authorize(r.Context(), p, perm, t)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return false
+	}
+	if !ok {
+		refusal := errNotAuthorized
+		if perm == PermReadTask {
+			refusal = errTaskNotFound
+		}
+		h.WriteError(w, r, refusal)
+	}
+	return ok
+}

@@ -1,0 +1,47 @@
+package httpadapter
+
+import "net/http"
+
+// cancel serves both cancel routes, in Cloud Controller's order of checks.
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.AuthenticateToWrite(w, r)
+	if !ok {
+		return
+	}
+	ctx, guid := r.Context(), r.PathValue("guid")
+	t, err := h.svc.Get(ctx, guid)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermCancelTask, t) {
+		return
+	}
+	t, err = h.svc.Cancel(ctx, guid)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	h.WriteTask(w, r, http.StatusAccepted, t, true)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.AuthenticateToRead(w, r)
+	if !ok {
+		return
+	}
+	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	if !h.authorize(w, r, p, PermReadTask, t) {
+		return
+	}
+	secrets, err := h.auth.Authorize(r.Context(), p, PermReadSecrets, t)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	h.WriteTask(w, r, http.StatusOK, t, secrets)
+}
