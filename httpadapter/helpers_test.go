@@ -24,6 +24,7 @@ import (
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
+	"github.com/tasklife/tasklife/storetest"
 )
 
 // t0 is the fixed creation time of every test task, so bodies are exact.
@@ -132,27 +133,7 @@ func setupStore(t testing.TB, store *memstore.Store, auth httpadapter.Authorizer
 // create stores a task and moves it to state.
 func (b *bundle) create(t testing.TB, app string, state tasklife.State) *tasklife.Task {
 	t.Helper()
-	ctx := context.Background()
-	task, err := b.svc.Create(ctx, tasklife.NewTask{AppGUID: app, Name: "migrate", Command: "rake db:migrate", DropletGUID: "droplet-1", MemoryInMB: 256})
-	require.NoError(t, err)
-	step := func(f func(context.Context, string) (*tasklife.Task, error)) {
-		task, err = f(ctx, task.GUID)
-		require.NoError(t, err)
-	}
-	switch state {
-	case tasklife.StatePending:
-	case tasklife.StateRunning:
-		step(b.svc.Start)
-	case tasklife.StateCanceling:
-		step(b.svc.Start)
-		step(b.svc.Cancel)
-	case tasklife.StateSucceeded:
-		step(b.svc.Start)
-		step(b.svc.Succeed)
-	case tasklife.StateFailed:
-		task, err = b.svc.Fail(ctx, task.GUID, "Exited with status 1")
-		require.NoError(t, err)
-	}
+	task := storetest.CreateIn(t, b.svc, tasklife.NewTask{AppGUID: app, Name: "migrate", Command: "rake db:migrate", DropletGUID: "droplet-1", MemoryInMB: 256}, state)
 	b.changes.Store(0)
 	return task
 }

@@ -5,7 +5,7 @@ import (
 	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
-// contract is the transition table of CONTRACT.md section 1, written out
+// contract is the transition table of docs/contract.md section 1, written out
 // independently of the library's own declaration (internal/lifecycle) so
 // that the suite checks the contract, not the code: contract[event][from] is
 // the target state of a write. A missing entry is a no-op when from is the

@@ -10,7 +10,7 @@ import (
 )
 
 // TestContractMatchesTheDeclaration ties the suite's table, written out from
-// CONTRACT.md, to the lifecycle declared once in internal/lifecycle: if either changes
+// docs/contract.md, to the lifecycle declared once in internal/lifecycle: if either changes
 // alone, this fails, so the property tests check the declared lifecycle.
 func TestContractMatchesTheDeclaration(t *testing.T) {
 	t.Parallel()
