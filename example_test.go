@@ -17,6 +17,10 @@ func Example() {
 	ctx := context.Background()
 	svc := tasklife.New(memstore.New())
 	svc.Observe(func(_ context.Context, c tasklife.Change) {
+		if c.Event == tasklife.EventCreate {
+			fmt.Printf("create: %s\n", c.To)
+			return
+		}
 		fmt.Printf("%s: %s -> %s\n", c.Event, c.From, c.To)
 	})
 
@@ -30,6 +34,7 @@ func Example() {
 	_, err := svc.Cancel(ctx, task.GUID)
 	fmt.Println(err, errors.Is(err, tasklife.ErrInvalidTransition))
 	// Output:
+	// create: PENDING
 	// start: PENDING -> RUNNING
 	// cancel: RUNNING -> CANCELING
 	// canceled: CANCELING -> FAILED

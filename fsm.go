@@ -37,6 +37,11 @@ const (
 	EventCanceled Event = lifecycle.Canceled
 )
 
+// EventCreate names the creation of a task in a Change: a task comes into
+// being PENDING. It is not a transition, so Apply refuses it and Events does
+// not list it.
+const EventCreate Event = "create"
+
 // States lists every state in lifecycle order.
 func States() []State { return typed[State](lifecycle.States()) }
 

@@ -2,7 +2,8 @@ package tasklife
 
 import "context"
 
-// Change is a committed transition, as observers see it.
+// Change is a committed change, as observers see it: a transition, or the
+// creation of a task (Event EventCreate, From empty, To PENDING).
 type Change struct {
 	// Task is the task as written. Observers share it and must not modify it.
 	Task  *Task
@@ -11,8 +12,9 @@ type Change struct {
 	Event Event
 }
 
-// Observer is called after each committed transition, never after a no-op
-// or a failed operation, in the goroutine of the operation that committed it.
+// Observer is called after each committed change (every create and every
+// transition), never after a no-op or a failed operation, in the goroutine
+// of the operation that committed it.
 // When a store loses the answer to a write (ErrUnavailable) and the
 // Service's retry finds the change already made, the observers hear of it
 // then, with an empty From: they may have heard of it from the call that
@@ -27,8 +29,8 @@ func WithObserver(o Observer) Option {
 	return func(s *Service) { s.Observe(o) }
 }
 
-// Observe registers o to be called after every committed transition from
-// now on. It is safe to call at any time, also while operations run.
+// Observe registers o to be called after every committed change from now
+// on. It is safe to call at any time, also while operations run.
 func (s *Service) Observe(o Observer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

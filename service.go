@@ -46,7 +46,8 @@ func New(store Store, opts ...Option) *Service {
 // Store returns the store the Service runs on.
 func (s *Service) Store() Store { return s.store }
 
-// Create validates nt and stores it as a new PENDING task.
+// Create validates nt and stores it as a new PENDING task. Observers hear
+// of it as a Change with Event EventCreate.
 func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 	if nt.AppGUID == "" {
 		return nil, &InputError{Field: "app_guid", Reason: "must not be empty"}
@@ -104,7 +105,12 @@ func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 		d := *nt.DiskInMB
 		t.DiskInMB = &d
 	}
-	return s.store.Create(ctx, t)
+	created, err := s.store.Create(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	s.notify(ctx, Change{Task: created, To: StatePending, Event: EventCreate})
+	return created, nil
 }
 
 // checkText rejects what no store can keep faithfully: invalid UTF-8 and NUL

@@ -142,6 +142,7 @@ func TestLostAnswerIsRetriedAndAnnounced(t *testing.T) {
 	task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
 	require.NoError(t, err)
 
+	changes = nil // the create's
 	store.fails = 1
 	got, err := svc.Start(ctx, task.GUID)
 	require.NoError(t, err, "the retry finds the start made: a definite answer")

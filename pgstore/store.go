@@ -46,7 +46,7 @@ type Store struct {
 type ops struct {
 	db  querier
 	sql *statements
-	// applied, when set, is told of every applied transition.
+	// applied, when set, is told of every create and applied transition.
 	applied func(tasklife.Change)
 }
 
@@ -127,7 +127,7 @@ func (s *TxStore) record(c tasklife.Change) {
 	s.changes = append(s.changes, c)
 }
 
-// Changes returns the transitions applied in the transaction so far, in
+// Changes returns the creates and transitions made in the transaction so far, in
 // order, as observers would have seen them. They are committed only once the
 // host's transaction commits.
 func (s *TxStore) Changes() []tasklife.Change {
@@ -259,6 +259,9 @@ func (o *ops) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, err
 	out, err := scanTask(row)
 	if err != nil {
 		return nil, classify(ctx, "create", err)
+	}
+	if o.applied != nil {
+		o.applied(tasklife.Change{Task: out.Clone(), To: tasklife.StatePending, Event: tasklife.EventCreate})
 	}
 	return out, nil
 }
