@@ -1,0 +1,191 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
+	"github.com/tasklife/tasklife/runner"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitFor is how long a test waits for a condition before it fails. It is
+// long because CI machines are shared and slow at times; a passing test
+// never waits that long.
+const waitFor = 20 * time.Second
+
+// outage is a Store that answers ErrUnavailable while down, without
+// reaching the store behind it: a database that is not there.
+type outage struct {
+	tasklife.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("connection refused")
+
+func (o *outage) check() error {
+	if o.down.Load() {
+		return errors.Join(tasklife.ErrUnavailable, errDown)
+	}
+	return nil
+}
+
+func (o *outage) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.Create(ctx, t)
+}
+
+func (o *outage) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.Get(ctx, guid)
+}
+
+func (o *outage) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.List(ctx, q)
+}
+
+func (o *outage) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	if err := o.check(); err != nil {
+		return tasklife.TransitionResult{}, err
+	}
+	return o.Store.Transition(ctx, req)
+}
+
+// bundle is one runner over a memstore that can be taken down.
+type bundle struct {
+	store *outage
+	svc   *tasklife.Service
+	r     *runner.Runner
+	stop  context.CancelFunc
+	done  chan error // Run's result
+}
+
+// setup starts a runner of work; the test's cleanup stops it and checks
+// that Run returned.
+func setup(t *testing.T, work runner.Work, cfg runner.Config) *bundle {
+	t.Helper()
+	b := &bundle{store: &outage{Store: memstore.New()}, done: make(chan error, 1)}
+	b.svc = tasklife.New(b.store)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	b.r = runner.New(b.svc, work, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	b.stop = stop
+	go func() { b.done <- b.r.Run(ctx) }()
+	t.Cleanup(func() { b.shutdown(t) })
+	return b
+}
+
+// shutdown stops Run and returns its result; later calls return it again.
+func (b *bundle) shutdown(t *testing.T) error {
+	t.Helper()
+	b.stop()
+	select {
+	case err := <-b.done:
+		b.done <- err
+		return err
+	case <-time.After(waitFor):
+		t.Fatal("Run did not return after its context was done")
+		return nil
+	}
+}
+
+func (b *bundle) create(t *testing.T, name string) *tasklife.Task {
+	t.Helper()
+	task, err := b.svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Name: name, Command: "work"})
+	require.NoError(t, err)
+	return task
+}
+
+// waitState waits until the task is in state and returns it.
+func (b *bundle) waitState(t *testing.T, guid string, state tasklife.State) *tasklife.Task {
+	t.Helper()
+	var task *tasklife.Task
+	require.Eventually(t, func() bool {
+		var err error
+		task, err = b.store.Store.Get(context.Background(), guid)
+		return err == nil && task.State == state
+	}, waitFor, time.Millisecond, "task %s never reached %s (last: %+v)", guid, state, task)
+	return task
+}
+
+// gate is a Work whose runs block until released, and that says when each
+// started and what its context said.
+type gate struct {
+	started chan string   // the guid of each task whose work began
+	release chan struct{} // closed: every work returns (nil)
+	mu      sync.Mutex
+	causes  map[string]error
+	seen    map[string]bool // read from started by awaitStart
+	ignore  bool            // the work ignores its context
+}
+
+func newGate() *gate {
+	return &gate{started: make(chan string, 10000), release: make(chan struct{}), causes: map[string]error{}, seen: map[string]bool{}}
+}
+
+func (g *gate) work(ctx context.Context, t *tasklife.Task) error {
+	g.started <- t.GUID
+	if g.ignore {
+		<-g.release
+		return nil
+	}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		g.causes[t.GUID] = context.Cause(ctx)
+		g.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (g *gate) cause(guid string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.causes[guid]
+}
+
+// awaitStart waits until the work of guid has begun.
+func (g *gate) awaitStart(t *testing.T, guid string) {
+	t.Helper()
+	for !g.seen[guid] {
+		select {
+		case got := <-g.started:
+			g.seen[got] = true
+		case <-time.After(waitFor):
+			t.Fatalf("the work of %s never started", guid)
+		}
+	}
+}
+
+// warmUp waits until Run is running: a task created now gets done.
+func (b *bundle) warmUp(t *testing.T) {
+	t.Helper()
+	task, err := b.svc.Create(context.Background(), tasklife.NewTask{AppGUID: "warm-up", Name: "warm-up", Command: "x"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := b.store.Store.Get(context.Background(), task.GUID)
+		return err == nil && got.State.Terminal()
+	}, waitFor, time.Millisecond, "Run never ran a task")
+}

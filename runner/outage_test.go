@@ -1,0 +1,102 @@
+package runner_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/runner"
+)
+
+// A store that is down when the work ends delays the outcome, never loses
+// it: the runner keeps trying until the store is back.
+func TestOutcomeWaitsOutAnOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	b := setup(t, g.work, runner.Config{})
+	ok := b.create(t, "succeeds")
+	canceled := b.create(t, "canceled")
+	g.awaitStart(t, ok.GUID)
+	g.awaitStart(t, canceled.GUID)
+	_, err := b.svc.Cancel(context.Background(), canceled.GUID)
+	require.NoError(t, err)
+	// The store goes down before either outcome is recorded.
+	b.store.down.Store(true)
+	close(g.release)
+	require.Eventually(t, func() bool { return g.cause(canceled.GUID) != nil }, waitFor, time.Millisecond)
+	// Down for a while: several tries fail.
+	require.Never(t, func() bool {
+		got, _ := b.store.Store.Get(context.Background(), ok.GUID)
+		return got.State != tasklife.StateRunning
+	}, 300*time.Millisecond, 10*time.Millisecond)
+	b.store.down.Store(false)
+	b.waitState(t, ok.GUID, tasklife.StateSucceeded)
+	got := b.waitState(t, canceled.GUID, tasklife.StateFailed)
+	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+}
+
+// A task accepted while the store is briefly down for its start is started
+// once it is back, never failed.
+func TestStartWaitsOutAnOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	b := setup(t, g.work, runner.Config{})
+	created := make(chan *tasklife.Task, 1)
+	// Down the moment the create commits, before the runner can start it.
+	b.svc.Observe(func(_ context.Context, c tasklife.Change) {
+		if c.Event == tasklife.EventCreate {
+			b.store.down.Store(true)
+			created <- c.Task
+		}
+	})
+	task := b.create(t, "patient")
+	<-created
+	require.Never(t, func() bool {
+		got, _ := b.store.Store.Get(context.Background(), task.GUID)
+		return got.State != tasklife.StatePending
+	}, 200*time.Millisecond, 10*time.Millisecond)
+	b.store.down.Store(false)
+	g.awaitStart(t, task.GUID)
+	close(g.release)
+	b.waitState(t, task.GUID, tasklife.StateSucceeded)
+}
+
+// A runner that must stop while the store is down returns the outcomes it
+// could not record, and a runner given them records them: a task that
+// succeeded is never reported as anything else.
+func TestUnrecordedOutcomesPassToTheNextRun(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	b := setup(t, g.work, runner.Config{StopTimeout: 100 * time.Millisecond})
+	task := b.create(t, "orphan")
+	g.awaitStart(t, task.GUID)
+	b.store.down.Store(true)
+	close(g.release) // it succeeds while the store is down
+	require.Eventually(t, func() bool {
+		got, _ := b.store.Store.Get(context.Background(), task.GUID)
+		return got.State == tasklife.StateRunning && len(g.started) == 0
+	}, waitFor, time.Millisecond)
+
+	err := b.shutdown(t)
+	var ue *runner.UnrecordedError
+	require.ErrorAs(t, err, &ue)
+	require.Equal(t, []runner.Outcome{{GUID: task.GUID, Name: "orphan", Event: tasklife.EventSucceed}}, ue.Outcomes)
+	require.Contains(t, ue.Error(), task.GUID)
+
+	b.store.down.Store(false)
+	next := runner.New(b.svc, g.work, runner.Config{
+		Unrecorded: ue.Outcomes,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- next.Run(ctx) }()
+	b.waitState(t, task.GUID, tasklife.StateSucceeded)
+	stop()
+	require.NoError(t, <-done)
+}

@@ -1,0 +1,123 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tasklife/tasklife"
+)
+
+// Outcome is how a task ended, as the runner records it: Event is
+// EventSucceed, EventFail (with Reason) or EventCanceled.
+type Outcome struct {
+	GUID   string         `json:"guid"`
+	Name   string         `json:"name,omitempty"`
+	Event  tasklife.Event `json:"event"`
+	Reason string         `json:"reason,omitempty"`
+}
+
+// UnrecordedError is what Run returns when the store would not take some
+// outcomes before StopTimeout. A host with somewhere durable to keep them
+// passes them to the next runner's Config.Unrecorded, so that a task that
+// really succeeded is never reported as failed.
+type UnrecordedError struct {
+	Outcomes []Outcome
+}
+
+func (e *UnrecordedError) Error() string {
+	guids := make([]string, len(e.Outcomes))
+	for i, o := range e.Outcomes {
+		guids[i] = o.GUID
+	}
+	return fmt.Sprintf("runner: %d task outcomes could not be recorded: %s", len(e.Outcomes), strings.Join(guids, ", "))
+}
+
+// Backoff between tries of a store call that failed: the first wait and the
+// longest. An outage of PostgreSQL's restart length (seconds) is ridden out
+// with a try every retryMax at worst.
+const (
+	retryMin = 50 * time.Millisecond
+	retryMax = 2 * time.Second
+)
+
+// recordLocked records o in a goroutine of its own, retrying until the
+// store takes it. A task has one outcome: a second for the same task is
+// dropped.
+func (r *Runner) recordLocked(o Outcome) {
+	if _, ok := r.unrecorded[o.GUID]; ok {
+		return
+	}
+	r.unrecorded[o.GUID] = o
+	r.goLocked(func() { r.record(o) })
+}
+
+// record stores o, retrying while the store is unavailable, until it is
+// stored, refused for good, or the runner gives up at the end of a stop.
+func (r *Runner) record(o Outcome) {
+	log := r.log.With("task_guid", o.GUID, "task_name", logName(o.Name), "event", string(o.Event))
+	for try := 0; ; try++ {
+		t, err := r.apply(o)
+		var te *tasklife.TransitionError
+		switch {
+		case err == nil:
+			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason)
+			r.recorded(o.GUID)
+			return
+		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound) || errors.Is(err, tasklife.ErrInvalidInput):
+			// Someone else ended (or deleted) the task: its state stands.
+			log.Warn("task outcome not recorded: the task was ended elsewhere", "error", err)
+			r.recorded(o.GUID)
+			return
+		}
+		if try == 0 || try%10 == 0 {
+			log.Warn("task outcome could not be recorded yet; trying again", "error", err, "tries", try+1)
+		}
+		if !r.pause(retryWait(try)) {
+			log.Error("task outcome could not be recorded before the runner stopped", "error", err)
+			return // stays in r.unrecorded for UnrecordedError
+		}
+	}
+}
+
+// apply makes the store call(s) for o. A canceled outcome whose cancel is
+// not yet committed (the runner's own cancel at a stop that found the
+// store down, or a PENDING task cancelled at a stop) commits it first.
+func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
+	defer cancel()
+	t, err := r.svc.Apply(ctx, o.GUID, o.Event, o.Reason)
+	var te *tasklife.TransitionError
+	if o.Event == tasklife.EventCanceled && errors.As(err, &te) && !te.State.Terminal() {
+		if _, err = r.svc.Cancel(ctx, o.GUID); err == nil {
+			t, err = r.svc.Canceled(ctx, o.GUID)
+		}
+	}
+	return t, err
+}
+
+// recorded forgets an outcome that needs no more tries.
+func (r *Runner) recorded(guid string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.unrecorded, guid)
+}
+
+func retryWait(try int) time.Duration {
+	return min(retryMin<<min(try, 10), retryMax)
+}
+
+// logName keeps a task's name from flooding the log.
+func logName(name string) string {
+	const maxName = 64
+	if len(name) <= maxName {
+		return name
+	}
+	i := maxName
+	for i > 0 && name[i]&0xC0 == 0x80 {
+		i--
+	}
+	return name[:i] + "…"
+}

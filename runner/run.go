@@ -1,0 +1,191 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/tasklife/tasklife"
+)
+
+// run is one task the runner has taken, from its start until its work
+// returns. Its fields are guarded by the Runner's mu.
+type run struct {
+	task   *tasklife.Task
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when execute is through with the work
+	over   chan struct{} // closed when the work is found overdue
+
+	running     bool // the task is RUNNING and its work may run
+	returned    bool // the work has returned, or will never run
+	interrupted bool // the context was cancelled before the work returned
+	overdue     bool // the work outlived its grace; Run no longer waits for it
+}
+
+// startLocked takes t: it holds a slot until t's work returns.
+func (r *Runner) startLocked(t *tasklife.Task) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	run := &run{task: t, ctx: ctx, cancel: cancel, done: make(chan struct{}), over: make(chan struct{})}
+	r.runs[t.GUID] = run
+	r.active++
+	go r.execute(run)
+}
+
+// interruptLocked cancels the work's context with cause, unless the work
+// has returned, and starts its grace period. Only the first cause counts.
+func (r *Runner) interruptLocked(run *run, cause error) {
+	if run.returned || run.interrupted {
+		return
+	}
+	run.interrupted = true
+	run.cancel(cause)
+	r.goLocked(func() { r.watchGrace(run) })
+}
+
+// execute starts the task, runs its work and hands its outcome to record.
+func (r *Runner) execute(run *run) {
+	t := run.task
+	log := r.log.With("task_guid", t.GUID, "task_name", logName(t.Name))
+	defer func() {
+		run.cancel(nil)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		run.returned = true
+		close(run.done)
+		delete(r.runs, t.GUID)
+		if !run.overdue {
+			r.doneLocked()
+		}
+		r.poke()
+	}()
+
+	started := r.start(run, log)
+	if started == nil {
+		return
+	}
+	r.mu.Lock()
+	if run.interrupted {
+		// Cancelled while it was being started: the work never runs.
+		run.returned = true
+		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+		r.mu.Unlock()
+		log.Info("task cancelled before its work started")
+		return
+	}
+	run.running = true
+	r.mu.Unlock()
+	log.Info("task started")
+
+	err := r.callWork(run.ctx, started, log)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	run.returned = true
+	cause := context.Cause(run.ctx)
+	switch {
+	case run.overdue:
+		log.Warn("task's work returned after its grace period; its task was recorded canceled then")
+	case run.interrupted && errors.Is(cause, ErrTaskEnded):
+		log.Info("task's work stopped: the task was ended elsewhere")
+	case run.interrupted:
+		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+	case err == nil:
+		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventSucceed})
+	default:
+		log.Info("task's work failed", "error", err)
+		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventFail, Reason: reasonOf(err)})
+	}
+}
+
+// start moves the task to RUNNING, trying again while the store is
+// unavailable: a task accepted with 202 is never failed for a brief outage.
+// It returns the task as started, or nil if it must not run (the outcome, if
+// one is due, is handed to record).
+func (r *Runner) start(run *run, log *slog.Logger) *tasklife.Task {
+	t := run.task
+	for try := 0; ; try++ {
+		select {
+		case <-r.stopping:
+			// It stays PENDING for the next Run (or is cancelled with the
+			// other PENDING tasks), unless the lost answer of an earlier
+			// try had started it: then it is RUNNING without work, as
+			// after a crash, for the host's recovery to end.
+			log.Info("task not started: the runner is stopping")
+			return nil
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
+		started, err := r.svc.Start(ctx, t.GUID)
+		cancel()
+		var te *tasklife.TransitionError
+		switch {
+		case err == nil:
+			return started
+		case errors.As(err, &te) && te.State == tasklife.StateCanceling:
+			log.Info("task cancelled before its work started")
+			r.mu.Lock()
+			r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+			r.mu.Unlock()
+			return nil
+		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
+			log.Info("task not started: it was ended elsewhere", "error", err)
+			return nil
+		}
+		if try == 0 || try%10 == 0 {
+			log.Warn("task could not be started yet; trying again", "error", err, "tries", try+1)
+		}
+		timer := time.NewTimer(retryWait(try))
+		select {
+		case <-timer.C:
+		case <-r.stopping:
+			timer.Stop()
+		}
+	}
+}
+
+// callWork runs the work, turning a panic into a failure.
+func (r *Runner) callWork(ctx context.Context, t *tasklife.Task, log *slog.Logger) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("task's work panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("work panicked: %v", p)
+		}
+	}()
+	return r.work(ctx, t)
+}
+
+// watchGrace runs once the work's context is cancelled: if the work has not
+// returned within the grace period, the task is recorded canceled anyway
+// and the host's HardStop is called. From then on Run does not wait for the
+// work, which keeps its slot until it returns.
+func (r *Runner) watchGrace(run *run) {
+	timer := time.NewTimer(r.cfg.Grace)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-run.done:
+		return
+	}
+	r.mu.Lock()
+	if run.returned {
+		r.mu.Unlock()
+		return
+	}
+	run.overdue = true
+	close(run.over)
+	r.doneLocked() // execute's count: Run no longer waits for this work
+	ended := errors.Is(context.Cause(run.ctx), ErrTaskEnded)
+	if !ended {
+		r.recordLocked(Outcome{GUID: run.task.GUID, Name: run.task.Name, Event: tasklife.EventCanceled})
+	}
+	r.mu.Unlock()
+	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
+		"task_name", logName(run.task.Name), "grace", r.cfg.Grace, "recorded_canceled", !ended)
+	if r.cfg.HardStop != nil {
+		r.cfg.HardStop(run.task.Clone())
+	}
+}
