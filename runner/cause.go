@@ -32,6 +32,34 @@ type failure struct {
 func (f *failure) Error() string { return f.reason }
 func (f *failure) Unwrap() error { return f.cause }
 
+// Completed marks err (nil for success) as a result the work had reached
+// before its context was cancelled, so that the runner records it rather
+// than canceled. taskd returns it for a process that exited by itself just
+// before the cancel reached it: its exit status is the truth. A cancel
+// that reached the work first makes its result canceled whatever it
+// returns, as the contract says.
+func Completed(err error) error { return &completed{err: err} }
+
+type completed struct{ err error }
+
+func (c *completed) Error() string {
+	if c.err == nil {
+		return "completed"
+	}
+	return c.err.Error()
+}
+func (c *completed) Unwrap() error { return c.err }
+
+// unmark reports whether a Work's result has Completed's mark, and returns
+// it without the mark.
+func unmark(err error) (bool, error) {
+	var c *completed
+	if errors.As(err, &c) {
+		return true, c.err
+	}
+	return false, err
+}
+
 // reasonOf is the failure reason for a Work's error.
 func reasonOf(err error) string {
 	var f *failure

@@ -72,21 +72,29 @@ func TestStartWaitsOutAnOutage(t *testing.T) {
 func TestUnrecordedOutcomesPassToTheNextRun(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	b := setup(t, g.work, runner.Config{StopTimeout: 100 * time.Millisecond})
+	returned := make(chan struct{})
+	var b *bundle
+	b = setup(t, func(ctx context.Context, task *tasklife.Task) error {
+		g.started <- task.GUID
+		<-g.release
+		b.store.down.Store(true) // it succeeds while the store is down
+		close(returned)
+		// Completed: the stop that follows must not make it canceled.
+		return runner.Completed(nil)
+	}, runner.Config{StopTimeout: 100 * time.Millisecond})
 	task := b.create(t, "orphan")
 	g.awaitStart(t, task.GUID)
-	b.store.down.Store(true)
-	close(g.release) // it succeeds while the store is down
-	require.Eventually(t, func() bool {
-		got, _ := b.store.Store.Get(context.Background(), task.GUID)
-		return got.State == tasklife.StateRunning && len(g.started) == 0
-	}, waitFor, time.Millisecond)
+	close(g.release)
+	<-returned
 
 	err := b.shutdown(t)
 	var ue *runner.UnrecordedError
 	require.ErrorAs(t, err, &ue)
 	require.Equal(t, []runner.Outcome{{GUID: task.GUID, Name: "orphan", Event: tasklife.EventSucceed}}, ue.Outcomes)
 	require.Contains(t, ue.Error(), task.GUID)
+	got, err := b.store.Store.Get(context.Background(), task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, tasklife.StateRunning, got.State, "nothing reached the store")
 
 	b.store.down.Store(false)
 	next := runner.New(b.svc, g.work, runner.Config{

@@ -82,6 +82,7 @@ func (r *Runner) execute(run *run) {
 
 	err := r.callWork(run.ctx, started, log)
 
+	completed, err := unmark(err)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	run.returned = true
@@ -91,7 +92,7 @@ func (r *Runner) execute(run *run) {
 		log.Warn("task's work returned after its grace period; its task was recorded canceled then")
 	case run.interrupted && errors.Is(cause, ErrTaskEnded):
 		log.Info("task's work stopped: the task was ended elsewhere")
-	case run.interrupted:
+	case run.interrupted && !completed:
 		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
 	case err == nil:
 		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventSucceed})

@@ -18,7 +18,7 @@ import (
 // own). ctx is cancelled the moment the task is cancelled, or the runner
 // stops; context.Cause(ctx) then says which (ErrCanceled, ErrShutdown,
 // ErrTaskEnded). Work that returns after that is recorded canceled,
-// whatever it returns.
+// whatever it returns, unless it marks its result with Completed.
 type Work func(ctx context.Context, t *tasklife.Task) error
 
 // Config configures a Runner. The zero value of every field is usable.

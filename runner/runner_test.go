@@ -184,3 +184,35 @@ func TestShutdownRecordsEveryOutcome(t *testing.T) {
 	}
 	require.ErrorIs(t, g.cause(tasks[0].GUID), runner.ErrShutdown)
 }
+
+// A result marked Completed stands even if the cancel reached the work
+// before it returned: the work had finished first (taskd: the process had
+// exited by itself).
+func TestCompletedResultStandsAfterALateCancel(t *testing.T) {
+	t.Parallel()
+	for name, result := range map[string]error{
+		"success": nil,
+		"failure": runner.Failure("Exited with status 2", nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			canceled := make(chan struct{})
+			b := setup(t, func(ctx context.Context, _ *tasklife.Task) error {
+				<-ctx.Done() // the cancel arrives while the work winds up
+				close(canceled)
+				return runner.Completed(result)
+			}, runner.Config{})
+			task := b.create(t, "finished")
+			b.waitState(t, task.GUID, tasklife.StateRunning)
+			_, err := b.svc.Cancel(context.Background(), task.GUID)
+			require.NoError(t, err)
+			<-canceled
+			if result == nil {
+				b.waitState(t, task.GUID, tasklife.StateSucceeded)
+				return
+			}
+			got := b.waitState(t, task.GUID, tasklife.StateFailed)
+			require.Equal(t, "Exited with status 2", got.FailureReason)
+		})
+	}
+}
