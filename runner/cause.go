@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Why a task's work has its context cancelled, as context.Cause reports it.
@@ -60,14 +61,21 @@ func unmark(err error) (bool, error) {
 	return false, err
 }
 
-// reasonOf is the failure reason for a Work's error.
+// reasonUnstorable is the failure reason of a task whose own reason the
+// store refused.
+const reasonUnstorable = "work failed; its reason could not be stored"
+
+// reasonOf is the failure reason for a Work's error, made storable: valid
+// UTF-8 without NUL bytes (what PostgreSQL's text refuses), never empty.
 func reasonOf(err error) string {
+	s := err.Error()
 	var f *failure
 	if errors.As(err, &f) {
-		return f.reason
+		s = f.reason
 	}
-	if s := err.Error(); s != "" {
-		return s
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if strings.TrimSpace(s) == "" {
+		return fmt.Sprintf("work failed: %T", err)
 	}
-	return fmt.Sprintf("work failed: %T", err)
+	return s
 }

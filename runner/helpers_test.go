@@ -30,6 +30,9 @@ const waitFor = 20 * time.Second
 type outage struct {
 	tasklife.Store
 	down atomic.Bool
+	// downAfterCreate takes the store down as the next create commits,
+	// before anyone hears of it.
+	downAfterCreate atomic.Bool
 }
 
 var errDown = errors.New("connection refused")
@@ -45,7 +48,11 @@ func (o *outage) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, 
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	return o.Store.Create(ctx, t)
+	created, err := o.Store.Create(ctx, t)
+	if err == nil && o.downAfterCreate.CompareAndSwap(true, false) {
+		o.down.Store(true)
+	}
+	return created, err
 }
 
 func (o *outage) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
@@ -188,4 +195,81 @@ func (b *bundle) warmUp(t *testing.T) {
 		got, err := b.store.Store.Get(context.Background(), task.GUID)
 		return err == nil && got.State.Terminal()
 	}, waitFor, time.Millisecond, "Run never ran a task")
+}
+
+// hooked is a Store whose List and Transition a test can intercept, to pin
+// an interleaving.
+type hooked struct {
+	tasklife.Store
+	mu          sync.Mutex
+	afterList   func(q tasklife.ListQuery, p *tasklife.Page)
+	beforeTrans func(ctx context.Context, req tasklife.TransitionRequest) error
+}
+
+func (h *hooked) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	p, err := h.Store.List(ctx, q)
+	h.mu.Lock()
+	f := h.afterList
+	h.mu.Unlock()
+	if err == nil && f != nil {
+		f(q, p)
+	}
+	return p, err
+}
+
+func (h *hooked) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	h.mu.Lock()
+	f := h.beforeTrans
+	h.mu.Unlock()
+	if f != nil {
+		if err := f(ctx, req); err != nil {
+			return tasklife.TransitionResult{}, err
+		}
+	}
+	return h.Store.Transition(ctx, req)
+}
+
+func (h *hooked) onList(f func(tasklife.ListQuery, *tasklife.Page)) {
+	h.mu.Lock()
+	h.afterList = f
+	h.mu.Unlock()
+}
+
+func (h *hooked) onTransition(f func(context.Context, tasklife.TransitionRequest) error) {
+	h.mu.Lock()
+	h.beforeTrans = f
+	h.mu.Unlock()
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// start runs r until the test ends; the returned stop ends it early and
+// returns Run's result.
+func start(t *testing.T, r *runner.Runner) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(waitFor):
+				t.Error("Run did not return after its context was done")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// stateOf reads a task straight from a store.
+func stateOf(t *testing.T, s tasklife.Store, guid string) tasklife.State {
+	t.Helper()
+	got, err := s.Get(context.Background(), guid)
+	require.NoError(t, err)
+	return got.State
 }

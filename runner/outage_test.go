@@ -46,16 +46,9 @@ func TestStartWaitsOutAnOutage(t *testing.T) {
 	t.Parallel()
 	g := newGate()
 	b := setup(t, g.work, runner.Config{})
-	created := make(chan *tasklife.Task, 1)
-	// Down the moment the create commits, before the runner can start it.
-	b.svc.Observe(func(_ context.Context, c tasklife.Change) {
-		if c.Event == tasklife.EventCreate {
-			b.store.down.Store(true)
-			created <- c.Task
-		}
-	})
+	// Down the moment the create commits, before the runner hears of it.
+	b.store.downAfterCreate.Store(true)
 	task := b.create(t, "patient")
-	<-created
 	require.Never(t, func() bool {
 		got, _ := b.store.Store.Get(context.Background(), task.GUID)
 		return got.State != tasklife.StatePending

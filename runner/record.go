@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -66,11 +65,17 @@ func (r *Runner) record(o Outcome) {
 			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason)
 			r.recorded(o.GUID)
 			return
-		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound) || errors.Is(err, tasklife.ErrInvalidInput):
+		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
 			// Someone else ended (or deleted) the task: its state stands.
 			log.Warn("task outcome not recorded: the task was ended elsewhere", "error", err)
 			r.recorded(o.GUID)
 			return
+		case errors.Is(err, tasklife.ErrInvalidInput) && o.Reason != reasonUnstorable:
+			// A reason no store can keep (reasonOf cleans the usual
+			// ones): the task still ends, with a reason that says so.
+			log.Error("task's failure reason could not be stored; recording it failed without it", "error", err)
+			o.Reason = reasonUnstorable
+			continue
 		}
 		if try == 0 || try%10 == 0 {
 			log.Warn("task outcome could not be recorded yet; trying again", "error", err, "tries", try+1)
@@ -86,7 +91,7 @@ func (r *Runner) record(o Outcome) {
 // not yet committed (the runner's own cancel at a stop that found the
 // store down, or a PENDING task cancelled at a stop) commits it first.
 func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
+	ctx, cancel := r.storeCtx()
 	defer cancel()
 	t, err := r.svc.Apply(ctx, o.GUID, o.Event, o.Reason)
 	var te *tasklife.TransitionError

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasklife/tasklife"
 )
 
 // run is one task the runner has taken, from its start until its work
-// returns. Its fields are guarded by the Runner's mu.
+// returns. Its fields are guarded by the Runner's mu, but for finished.
 type run struct {
 	task   *tasklife.Task
 	ctx    context.Context
@@ -20,8 +21,12 @@ type run struct {
 	done   chan struct{} // closed when execute is through with the work
 	over   chan struct{} // closed when the work is found overdue
 
+	// finished is set the moment the work returns, before execute takes
+	// the lock: a cancel that comes after it did not reach the work.
+	finished atomic.Bool
+
 	running     bool // the task is RUNNING and its work may run
-	returned    bool // the work has returned, or will never run
+	returned    bool // execute is done with the work, or it never ran
 	interrupted bool // the context was cancelled before the work returned
 	overdue     bool // the work outlived its grace; Run no longer waits for it
 }
@@ -38,7 +43,7 @@ func (r *Runner) startLocked(t *tasklife.Task) {
 // interruptLocked cancels the work's context with cause, unless the work
 // has returned, and starts its grace period. Only the first cause counts.
 func (r *Runner) interruptLocked(run *run, cause error) {
-	if run.returned || run.interrupted {
+	if run.returned || run.interrupted || run.finished.Load() {
 		return
 	}
 	run.interrupted = true
@@ -81,24 +86,33 @@ func (r *Runner) execute(run *run) {
 	log.Info("task started")
 
 	err := r.callWork(run.ctx, started, log)
-
+	run.finished.Store(true)
 	completed, err := unmark(err)
+	o := Outcome{GUID: t.GUID, Name: t.Name}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	run.returned = true
-	cause := context.Cause(run.ctx)
+	overdue, interrupted := run.overdue, run.interrupted
+	ended := errors.Is(context.Cause(run.ctx), ErrTaskEnded)
 	switch {
-	case run.overdue:
-		log.Warn("task's work returned after its grace period; its task was recorded canceled then")
-	case run.interrupted && errors.Is(cause, ErrTaskEnded):
-		log.Info("task's work stopped: the task was ended elsewhere")
-	case run.interrupted && !completed:
-		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+	case overdue || (interrupted && ended):
+	case interrupted && !completed:
+		o.Event = tasklife.EventCanceled
 	case err == nil:
-		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventSucceed})
+		o.Event = tasklife.EventSucceed
 	default:
+		o.Event, o.Reason = tasklife.EventFail, reasonOf(err)
+	}
+	if o.Event != "" {
+		r.recordLocked(o)
+	}
+	r.mu.Unlock()
+	switch {
+	case overdue:
+		log.Warn("task's work returned after its grace period; its task was recorded canceled then")
+	case interrupted && ended:
+		log.Info("task's work stopped: the task was ended elsewhere")
+	case o.Event == tasklife.EventFail:
 		log.Info("task's work failed", "error", err)
-		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventFail, Reason: reasonOf(err)})
 	}
 }
 
@@ -110,7 +124,14 @@ func (r *Runner) start(run *run, log *slog.Logger) *tasklife.Task {
 	t := run.task
 	for try := 0; ; try++ {
 		select {
-		case <-r.stopping:
+		case <-r.stopCtx.Done():
+			if errors.Is(context.Cause(run.ctx), ErrCanceled) {
+				// Cancelled before it could start: end it now.
+				r.mu.Lock()
+				r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+				r.mu.Unlock()
+				return nil
+			}
 			// It stays PENDING for the next Run (or is cancelled with the
 			// other PENDING tasks), unless the lost answer of an earlier
 			// try had started it: then it is RUNNING without work, as
@@ -119,7 +140,8 @@ func (r *Runner) start(run *run, log *slog.Logger) *tasklife.Task {
 			return nil
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
+		// A start that hangs on the store must not hold a stop up.
+		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.StoreTimeout)
 		started, err := r.svc.Start(ctx, t.GUID)
 		cancel()
 		var te *tasklife.TransitionError
@@ -142,7 +164,7 @@ func (r *Runner) start(run *run, log *slog.Logger) *tasklife.Task {
 		timer := time.NewTimer(retryWait(try))
 		select {
 		case <-timer.C:
-		case <-r.stopping:
+		case <-r.stopCtx.Done():
 			timer.Stop()
 		}
 	}
@@ -162,7 +184,8 @@ func (r *Runner) callWork(ctx context.Context, t *tasklife.Task, log *slog.Logge
 // watchGrace runs once the work's context is cancelled: if the work has not
 // returned within the grace period, the task is recorded canceled anyway
 // and the host's HardStop is called. From then on Run does not wait for the
-// work, which keeps its slot until it returns.
+// work, which keeps its slot until it returns. A task still being started
+// has no work to stop: its start ends it.
 func (r *Runner) watchGrace(run *run) {
 	timer := time.NewTimer(r.cfg.Grace)
 	defer timer.Stop()
@@ -172,7 +195,7 @@ func (r *Runner) watchGrace(run *run) {
 		return
 	}
 	r.mu.Lock()
-	if run.returned {
+	if run.returned || !run.running || run.finished.Load() {
 		r.mu.Unlock()
 		return
 	}
@@ -187,6 +210,16 @@ func (r *Runner) watchGrace(run *run) {
 	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
 		"task_name", logName(run.task.Name), "grace", r.cfg.Grace, "recorded_canceled", !ended)
 	if r.cfg.HardStop != nil {
-		r.cfg.HardStop(run.task.Clone())
+		r.hardStop(run.task.Clone())
 	}
+}
+
+// hardStop calls the host's HardStop, which must not take the runner down.
+func (r *Runner) hardStop(t *tasklife.Task) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("runner: HardStop panicked", "task_guid", t.GUID, "panic", p)
+		}
+	}()
+	r.cfg.HardStop(t)
 }

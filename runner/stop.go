@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"time"
@@ -12,33 +11,33 @@ import (
 // stop ends Run: no new task starts; running work is cancelled with
 // ErrShutdown and its tasks cancelled through the Service; the work gets its
 // grace period; PENDING tasks are cancelled if CancelPendingOnStop; and
-// outcomes are retried until StopTimeout after the work has stopped.
+// outcomes are retried until StopTimeout after the work has stopped. Every
+// store call is bounded by that too, so Run returns within Grace +
+// StopTimeout.
 func (r *Runner) stop() error {
 	r.mu.Lock()
 	r.stopped = true
-	close(r.stopping)
+	r.stopNow()
 	r.queue, r.queued = nil, map[string]bool{}
-	var held []string
 	runs := make([]*run, 0, len(r.runs))
-	for guid, run := range r.runs {
+	for _, run := range r.runs {
 		r.interruptLocked(run, ErrShutdown)
 		runs = append(runs, run)
 		if run.running {
-			held = append(held, guid)
+			// The cancel shows in the store at once, as a user's would;
+			// if the store is down, the canceled outcome commits it.
+			guid := run.task.GUID
+			r.goLocked(func() {
+				ctx, cancel := r.storeCtx()
+				defer cancel()
+				_, _ = r.svc.Cancel(ctx, guid)
+			})
 		}
 	}
-	r.mu.Unlock()
-
-	// The cancel shows in the store at once, as a user's would; if the
-	// store is down, the canceled outcome commits it later.
-	for _, guid := range held {
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
-		_, _ = r.svc.Cancel(ctx, guid)
-		cancel()
-	}
 	if r.cfg.CancelPendingOnStop {
-		r.cancelPending()
+		r.goLocked(r.cancelPending)
 	}
+	r.mu.Unlock()
 
 	// The work stops within its grace period, or is left behind.
 	for _, run := range runs {
@@ -47,22 +46,23 @@ func (r *Runner) stop() error {
 		case <-run.over:
 		}
 	}
-	deadline := time.AfterFunc(r.cfg.StopTimeout, func() { close(r.giveUp) })
+	deadline := time.AfterFunc(r.cfg.StopTimeout, r.quit)
 	defer deadline.Stop()
-	r.mu.Lock()
-	var idle chan struct{}
-	if r.active > 0 {
-		idle = make(chan struct{})
+	defer r.quit()
+	for {
+		r.mu.Lock()
+		if r.active == 0 {
+			// In the same step as the count is seen at zero: from now on
+			// nothing starts a goroutine.
+			r.running, r.finished = false, true
+			break
+		}
+		idle := make(chan struct{})
 		r.idle = idle
-	}
-	r.mu.Unlock()
-	if idle != nil {
+		r.mu.Unlock()
 		<-idle
 	}
-
-	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.running, r.finished = false, true
 	if len(r.unrecorded) == 0 {
 		return nil
 	}
@@ -77,12 +77,13 @@ func (r *Runner) stop() error {
 // cancelPending records every PENDING task the runner accepts as canceled
 // (the record commits the cancel first), so that none waits for a runner
 // that is gone. It pages through them all before it cancels any, so that
-// the pages do not shift under it.
+// the pages do not shift under it, then records them one after another, so
+// that a long queue does not become as many goroutines.
 func (r *Runner) cancelPending() {
 	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StatePending}, PerPage: tasklife.MaxPerPage}
-	var pending []*tasklife.Task
+	var pending []Outcome
 	for q.Page = 1; ; q.Page++ {
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.StoreTimeout)
+		ctx, cancel := r.storeCtx()
 		page, err := r.svc.List(ctx, q)
 		cancel()
 		if err != nil {
@@ -91,7 +92,7 @@ func (r *Runner) cancelPending() {
 		}
 		for _, t := range page.Tasks {
 			if r.cfg.Accept(t) {
-				pending = append(pending, t)
+				pending = append(pending, Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
 			}
 		}
 		if len(page.Tasks) < q.PerPage {
@@ -99,8 +100,15 @@ func (r *Runner) cancelPending() {
 		}
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, t := range pending {
-		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+	var mine []Outcome
+	for _, o := range pending {
+		if _, ok := r.unrecorded[o.GUID]; !ok && r.runs[o.GUID] == nil {
+			r.unrecorded[o.GUID] = o
+			mine = append(mine, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range mine {
+		r.record(o)
 	}
 }
