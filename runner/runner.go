@@ -95,11 +95,11 @@ type Runner struct {
 	cfg  Config
 	log  *slog.Logger
 
-	wake     chan struct{}      // a token: look at the queue again
-	stopCtx  context.Context    // done when Run's context is done
-	stopNow  context.CancelFunc // ends stopCtx
-	giveUp   context.Context    // done when a stopping Run stops retrying
-	quit     context.CancelFunc // ends giveUp
+	wake    chan struct{}      // a token: look at the queue again
+	stopCtx context.Context    // done when Run's context is done
+	stopNow context.CancelFunc // ends stopCtx
+	giveUp  context.Context    // done when a stopping Run stops retrying
+	quit    context.CancelFunc // ends giveUp
 
 	mu         sync.Mutex
 	running    bool               // Run has been called and has not returned
