@@ -235,17 +235,22 @@ func reason(tk task) string {
 // readPID waits for a task to write its process group id to path.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, err := os.ReadFile(path)
-		if s := strings.TrimSpace(string(b)); err == nil && strings.HasSuffix(string(b), "\n") {
-			pid, err := strconv.Atoi(s)
-			require.NoError(t, err)
-			return pid
-		}
-		require.True(t, time.Now().Before(deadline), "no pid in %s", path)
-		time.Sleep(10 * time.Millisecond)
-	}
+	pid, err := strconv.Atoi(readLine(t, path))
+	require.NoError(t, err)
+	return pid
+}
+
+// readLine waits for a task to write a whole line to path and returns it,
+// without its newline.
+func readLine(t *testing.T, path string) string {
+	t.Helper()
+	var b []byte
+	require.Eventually(t, func() bool {
+		var err error
+		b, err = os.ReadFile(path)
+		return err == nil && bytes.HasSuffix(b, []byte("\n"))
+	}, 5*time.Second, 10*time.Millisecond, "no line in %s", path)
+	return strings.TrimSpace(string(b))
 }
 
 // requireGroupGone fails unless no process is left in the process group.
@@ -339,12 +344,17 @@ func TestCancelGivesTheWholeGroupTheGracePeriod(t *testing.T) {
 	t.Parallel()
 	d := startTaskd(t, nil)
 	dir := t.TempDir()
-	pidFile, cleaned := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned")
+	pidFile, cleaned, ready := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned"), filepath.Join(dir, "ready")
 	// The task's shell dies of SIGTERM at once; its child takes half a
-	// second to clean up, and must be let finish.
+	// second to clean up, and must be let finish. The cancel waits until
+	// the child has set its trap (before, SIGTERM kills it at once) and
+	// the background subshell that becomes the sleep has dropped that
+	// trap, which it inherits (before, SIGTERM does not end it, and the
+	// sleep it becomes lives on until the grace period's SIGKILL).
 	created, pgid := d.runTracked(pidFile,
-		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; sleep 600 & wait"; echo not reached`,
-		pidFile, cleaned)
+		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; (echo ready > %s; exec sleep 600) & wait"; echo not reached`,
+		pidFile, cleaned, ready)
+	readLine(t, ready)
 	d.requireCanceled(created.GUID)
 	got, err := os.ReadFile(cleaned)
 	require.NoError(t, err, "the child was killed before it cleaned up")
