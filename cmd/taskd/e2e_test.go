@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -170,15 +171,25 @@ type task struct {
 
 func (d *taskd) do(method, path, body string) (int, []byte) {
 	d.t.Helper()
-	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	status, b, err := d.try(method, path, body)
 	require.NoError(d.t, err)
+	return status, b
+}
+
+// try is do for a goroutine other than the test's: it returns its error.
+func (d *taskd) try(method, path, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Authorization", "bearer "+d.token)
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(d.t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(d.t, err)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, err
 }
 
 func (d *taskd) create(command string) task {
@@ -205,17 +216,18 @@ func (d *taskd) cancel(guid string) (int, []byte) {
 // await polls the task until it is in state, and fails after within.
 func (d *taskd) await(guid, state string, within time.Duration) task {
 	d.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := d.get(guid)
-		if got.State == state {
-			return got
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("task %s is %s after %v, want %s", guid, got.State, within, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var got task
+	require.EventuallyWithT(d.t, func(c *assert.CollectT) {
+		// Not d.get: its require would stop this goroutine, not the test.
+		status, b, err := d.try("GET", "/v3/tasks/"+guid, "")
+		require.NoError(c, err)
+		require.Equal(c, http.StatusOK, status, "%s", b)
+		var now task
+		require.NoError(c, json.Unmarshal(b, &now), "%s", b)
+		require.Equal(c, state, now.State, "task %s", guid)
+		got = now
+	}, within, 20*time.Millisecond, "task %s not %s after %v", guid, state, within)
+	return got
 }
 
 func decodeTask(t *testing.T, b []byte) task {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
@@ -41,16 +42,14 @@ func newTestExecutor(t *testing.T, maxRunning int) (*executor, *tasklife.Service
 // awaitTerminal polls until the task has ended.
 func awaitTerminal(t *testing.T, svc *tasklife.Service, guid string) *tasklife.Task {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, err := svc.Get(context.Background(), guid)
-		require.NoError(t, err)
-		if got.State.Terminal() {
-			return got
-		}
-		require.True(t, time.Now().Before(deadline), "task %s still %s", guid, got.State)
-		time.Sleep(10 * time.Millisecond)
-	}
+	var got *tasklife.Task
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		got, err = svc.Get(context.Background(), guid)
+		require.NoError(c, err)
+		require.True(c, got.State.Terminal(), "task %s still %s", guid, got.State)
+	}, 5*time.Second, 10*time.Millisecond)
+	return got
 }
 
 func TestExecutorCannotStart(t *testing.T) {

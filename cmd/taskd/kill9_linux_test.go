@@ -22,11 +22,8 @@ func alive(pid int) bool {
 // awaitDead polls until pid has died.
 func awaitDead(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for alive(pid) {
-		require.True(t, time.Now().Before(deadline), "process %d still alive after %v", pid, within)
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return !alive(pid) }, within, 5*time.Millisecond,
+		"process %d still alive after %v", pid, within)
 }
 
 func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
