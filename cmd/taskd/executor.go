@@ -339,7 +339,9 @@ func (e *executor) report(guid string, ev tasklife.Event, reason string) bool {
 	t, err := e.svc.Apply(context.Background(), guid, ev, reason)
 	// A store that is briefly unreachable (a database restarting) gets a
 	// few more tries: the outcome is known, and the event is idempotent, so
-	// a try whose commit went unacknowledged is harmless to repeat.
+	// a try whose commit went unacknowledged is harmless to repeat. The
+	// Service repeats such a write too, but only for a lost answer, within
+	// about 60ms; these tries outlast an outage of about 3s.
 	for wait := reportRetry; errors.Is(err, tasklife.ErrUnavailable) && wait <= maxReportRetry; wait *= 2 {
 		time.Sleep(wait)
 		t, err = e.svc.Apply(context.Background(), guid, ev, reason)
