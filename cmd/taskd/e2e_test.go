@@ -68,8 +68,18 @@ type taskd struct {
 	base   string
 	token  string
 	banner []string      // what it printed before serving
-	log    *syncBuffer   // its stderr
+	log    *fileLog      // its stderr
 	exited chan struct{} // closed once it has exited and been reaped
+}
+
+// fileLog is taskd's stderr: a file that taskd writes to itself, so that
+// whatever it logged before it answered a request is there once the answer
+// is. Through a pipe, the test's copy of it could lag behind.
+type fileLog struct{ path string }
+
+func (l *fileLog) String() string {
+	b, _ := os.ReadFile(l.path)
+	return string(b)
 }
 
 type syncBuffer struct {
@@ -105,9 +115,13 @@ func startTaskd(t *testing.T, env []string, args ...string) *taskd {
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "DATABASE_URL=", "TASKD_INSTANCE="), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = d.log
-	require.NoError(t, cmd.Start())
+	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &fileLog{filepath.Join(t.TempDir(), "stderr")}, exited: make(chan struct{})}
+	stderr, err := os.Create(d.log.path)
+	require.NoError(t, err)
+	cmd.Stderr = stderr
+	err = cmd.Start()
+	_ = stderr.Close() // taskd has its own
+	require.NoError(t, err)
 	go func() {
 		_ = cmd.Wait()
 		close(d.exited)
