@@ -75,7 +75,10 @@ type listenBundle struct {
 	app     string
 	appName string // the listener connection's application_name
 	admin   *pgxpool.Pool
-	stop    func() error
+	// marker was canceled before the listener started, in an app of its
+	// own: only a reconciliation reports it (see reconciled).
+	marker *tasklife.Task
+	stop   func() error
 }
 
 // setupListen starts a listener on instance b of a store that instance a
@@ -88,6 +91,9 @@ func setupListen(t *testing.T, interval time.Duration, before func(*listenBundle
 	require.NoError(t, err)
 	lb := &listenBundle{ctx: context.Background(), a: a, b: b, svcA: tasklife.New(a), inbox: &inbox{},
 		app: uuid.NewString(), appName: "tasklife-listener-" + uuid.NewString()[:8], admin: pgtest.Pool(t)}
+	lb.marker = lb.runningIn(t, uuid.NewString())
+	_, err = lb.svcA.Cancel(lb.ctx, lb.marker.GUID)
+	require.NoError(t, err)
 	if before != nil {
 		before(lb)
 	}
@@ -113,17 +119,28 @@ func setupListen(t *testing.T, interval time.Duration, before func(*listenBundle
 		return stopErr
 	}
 	t.Cleanup(func() { _ = lb.stop() })
-	// Listening has begun once the listener's connection shows up LISTENing.
-	require.Eventually(t, func() bool { return lb.listenerPID() != 0 }, 10*time.Second, 5*time.Millisecond)
+	// Listening has begun once the first reconciliation, which follows the
+	// LISTEN, has handed over the marker. A cancel committed from then on
+	// (until the next interval) reaches the listener by notification only.
+	require.Eventually(t, func() bool { return lb.reconciled() >= 1 }, 10*time.Second, 5*time.Millisecond)
 	return lb
 }
 
-// listenerPID returns the backend pid of the listener's connection once it
-// is idle after LISTEN (and maybe a reconciliation), and 0 before.
+// reconciled counts the reconciliations that have handed over the marker:
+// each one's query has run by then. (The backend's state in
+// pg_stat_activity cannot tell this: it is idle with the reconciliation's
+// query both after pgx prepares the statement and after it runs it.)
+func (lb *listenBundle) reconciled() int {
+	return lb.inbox.count(func(n pgstore.Notification) bool { return n.GUID == lb.marker.GUID && n.Reconciled })
+}
+
+// listenerPID returns the backend pid of the listener's newest connection,
+// whatever it is doing, and 0 while it has none.
 func (lb *listenBundle) listenerPID() int {
 	var pid int
-	err := lb.admin.QueryRow(lb.ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
-		WHERE application_name = $1 AND state = 'idle' AND query <> ''`, lb.appName).Scan(&pid)
+	err := lb.admin.QueryRow(lb.ctx, `SELECT coalesce((SELECT pid FROM pg_stat_activity
+		WHERE application_name = $1 AND backend_type = 'client backend'
+		ORDER BY backend_start DESC LIMIT 1), 0)`, lb.appName).Scan(&pid)
 	if err != nil {
 		return 0
 	}
@@ -195,6 +212,8 @@ func TestListenReconciles(t *testing.T) {
 func TestListenReconnects(t *testing.T) {
 	t.Parallel()
 	lb := setupListen(t, time.Hour, nil)
+	// The connection that reconciled stays until something kills it; its
+	// pid is there whatever it is doing.
 	pid := lb.listenerPID()
 	var killed bool
 	require.NoError(t, lb.admin.QueryRow(lb.ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&killed))
@@ -206,7 +225,10 @@ func TestListenReconnects(t *testing.T) {
 	require.NoError(t, err)
 	lb.inbox.waitFor(t, canceling(missed.GUID))
 
-	require.Eventually(t, func() bool { p := lb.listenerPID(); return p != 0 && p != pid }, 10*time.Second, 5*time.Millisecond)
+	// A new connection, past the one reconciliation that follows its
+	// LISTEN (the interval is an hour): the next cancel can reach it only
+	// by notification.
+	require.Eventually(t, func() bool { p := lb.listenerPID(); return p != 0 && p != pid && lb.reconciled() >= 2 }, 10*time.Second, 5*time.Millisecond)
 	after := lb.running(t)
 	_, err = lb.svcA.Cancel(lb.ctx, after.GUID)
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -67,8 +68,18 @@ type taskd struct {
 	base   string
 	token  string
 	banner []string      // what it printed before serving
-	log    *syncBuffer   // its stderr
+	log    *fileLog      // its stderr
 	exited chan struct{} // closed once it has exited and been reaped
+}
+
+// fileLog is taskd's stderr: a file that taskd writes to itself, so that
+// whatever it logged before it answered a request is there once the answer
+// is. Through a pipe, the test's copy of it could lag behind.
+type fileLog struct{ path string }
+
+func (l *fileLog) String() string {
+	b, _ := os.ReadFile(l.path)
+	return string(b)
 }
 
 type syncBuffer struct {
@@ -104,9 +115,13 @@ func startTaskd(t *testing.T, env []string, args ...string) *taskd {
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "DATABASE_URL=", "TASKD_INSTANCE="), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = d.log
-	require.NoError(t, cmd.Start())
+	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &fileLog{filepath.Join(t.TempDir(), "stderr")}, exited: make(chan struct{})}
+	stderr, err := os.Create(d.log.path)
+	require.NoError(t, err)
+	cmd.Stderr = stderr
+	err = cmd.Start()
+	_ = stderr.Close() // taskd has its own
+	require.NoError(t, err)
 	go func() {
 		_ = cmd.Wait()
 		close(d.exited)
@@ -170,15 +185,25 @@ type task struct {
 
 func (d *taskd) do(method, path, body string) (int, []byte) {
 	d.t.Helper()
-	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	status, b, err := d.try(method, path, body)
 	require.NoError(d.t, err)
+	return status, b
+}
+
+// try is do for a goroutine other than the test's: it returns its error.
+func (d *taskd) try(method, path, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Authorization", "bearer "+d.token)
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(d.t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(d.t, err)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, err
 }
 
 func (d *taskd) create(command string) task {
@@ -205,17 +230,18 @@ func (d *taskd) cancel(guid string) (int, []byte) {
 // await polls the task until it is in state, and fails after within.
 func (d *taskd) await(guid, state string, within time.Duration) task {
 	d.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := d.get(guid)
-		if got.State == state {
-			return got
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("task %s is %s after %v, want %s", guid, got.State, within, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var got task
+	require.EventuallyWithT(d.t, func(c *assert.CollectT) {
+		// Not d.get: its require would stop this goroutine, not the test.
+		status, b, err := d.try("GET", "/v3/tasks/"+guid, "")
+		require.NoError(c, err)
+		require.Equal(c, http.StatusOK, status, "%s", b)
+		var now task
+		require.NoError(c, json.Unmarshal(b, &now), "%s", b)
+		require.Equal(c, state, now.State, "task %s", guid)
+		got = now
+	}, within, 20*time.Millisecond, "task %s not %s after %v", guid, state, within)
+	return got
 }
 
 func decodeTask(t *testing.T, b []byte) task {
@@ -235,17 +261,22 @@ func reason(tk task) string {
 // readPID waits for a task to write its process group id to path.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, err := os.ReadFile(path)
-		if s := strings.TrimSpace(string(b)); err == nil && strings.HasSuffix(string(b), "\n") {
-			pid, err := strconv.Atoi(s)
-			require.NoError(t, err)
-			return pid
-		}
-		require.True(t, time.Now().Before(deadline), "no pid in %s", path)
-		time.Sleep(10 * time.Millisecond)
-	}
+	pid, err := strconv.Atoi(readLine(t, path))
+	require.NoError(t, err)
+	return pid
+}
+
+// readLine waits for a task to write a whole line to path and returns it,
+// without its newline.
+func readLine(t *testing.T, path string) string {
+	t.Helper()
+	var b []byte
+	require.Eventually(t, func() bool {
+		var err error
+		b, err = os.ReadFile(path)
+		return err == nil && bytes.HasSuffix(b, []byte("\n"))
+	}, 5*time.Second, 10*time.Millisecond, "no line in %s", path)
+	return strings.TrimSpace(string(b))
 }
 
 // requireGroupGone fails unless no process is left in the process group.
@@ -339,12 +370,17 @@ func TestCancelGivesTheWholeGroupTheGracePeriod(t *testing.T) {
 	t.Parallel()
 	d := startTaskd(t, nil)
 	dir := t.TempDir()
-	pidFile, cleaned := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned")
+	pidFile, cleaned, ready := filepath.Join(dir, "pid"), filepath.Join(dir, "cleaned"), filepath.Join(dir, "ready")
 	// The task's shell dies of SIGTERM at once; its child takes half a
-	// second to clean up, and must be let finish.
+	// second to clean up, and must be let finish. The cancel waits until
+	// the child has set its trap (before, SIGTERM kills it at once) and
+	// the background subshell that becomes the sleep has dropped that
+	// trap, which it inherits (before, SIGTERM does not end it, and the
+	// sleep it becomes lives on until the grace period's SIGKILL).
 	created, pgid := d.runTracked(pidFile,
-		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; sleep 600 & wait"; echo not reached`,
-		pidFile, cleaned)
+		`echo $$ > %s; sh -c "trap 'sleep 0.5; echo done > %s; exit 0' TERM; (echo ready > %s; exec sleep 600) & wait"; echo not reached`,
+		pidFile, cleaned, ready)
+	readLine(t, ready)
 	d.requireCanceled(created.GUID)
 	got, err := os.ReadFile(cleaned)
 	require.NoError(t, err, "the child was killed before it cleaned up")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
@@ -41,16 +42,14 @@ func newTestExecutor(t *testing.T, maxRunning int) (*executor, *tasklife.Service
 // awaitTerminal polls until the task has ended.
 func awaitTerminal(t *testing.T, svc *tasklife.Service, guid string) *tasklife.Task {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, err := svc.Get(context.Background(), guid)
-		require.NoError(t, err)
-		if got.State.Terminal() {
-			return got
-		}
-		require.True(t, time.Now().Before(deadline), "task %s still %s", guid, got.State)
-		time.Sleep(10 * time.Millisecond)
-	}
+	var got *tasklife.Task
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		got, err = svc.Get(context.Background(), guid)
+		require.NoError(c, err)
+		require.True(c, got.State.Terminal(), "task %s still %s", guid, got.State)
+	}, 5*time.Second, 10*time.Millisecond)
+	return got
 }
 
 func TestExecutorCannotStart(t *testing.T) {
@@ -209,4 +208,21 @@ func TestExecutorRetriesAnOutcomeTheStoreMissed(t *testing.T) {
 	got := awaitTerminal(t, svc, created.GUID)
 	require.Equal(t, tasklife.StateSucceeded, got.State)
 	require.Equal(t, int32(-1), store.failures.Load(), "two refused tries, then one that worked")
+}
+
+// TestExecutorOutlastsTheServiceRepeats: an outage longer than the
+// Service's own repeats of a lost write (three tries) still loses no
+// outcome.
+func TestExecutorOutlastsTheServiceRepeats(t *testing.T) {
+	t.Parallel()
+	store := &unreachableOnce{Store: memstore.New()}
+	store.failures.Store(5)
+	svc := tasklife.New(store)
+	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+	got := awaitTerminal(t, svc, created.GUID)
+	require.Equal(t, tasklife.StateSucceeded, got.State)
+	require.Equal(t, int32(-1), store.failures.Load(), "five refused tries, then one that worked")
 }

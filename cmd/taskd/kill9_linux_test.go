@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,11 +23,8 @@ func alive(pid int) bool {
 // awaitDead polls until pid has died.
 func awaitDead(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for alive(pid) {
-		require.True(t, time.Now().Before(deadline), "process %d still alive after %v", pid, within)
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return !alive(pid) }, within, 5*time.Millisecond,
+		"process %d still alive after %v", pid, within)
 }
 
 func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
@@ -81,6 +79,12 @@ func TestPostgresKilledTaskdLeavesNoProcess(t *testing.T) {
 	var records []string
 	after := again.create("echo after")
 	again.await(after.GUID, "SUCCEEDED", 5*time.Second)
+	// taskd drops a task's record once the store has taken its outcome:
+	// just after the store shows it.
+	assert.Eventually(t, func() bool {
+		left, err := filepath.Glob(filepath.Join(inst.stateDir, "*"+recordSuffix))
+		return err == nil && len(left) == 0
+	}, 5*time.Second, 5*time.Millisecond)
 	records, err = filepath.Glob(filepath.Join(inst.stateDir, "*"+recordSuffix))
 	require.NoError(t, err)
 	require.Empty(t, records, "process records left behind")

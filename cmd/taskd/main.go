@@ -27,8 +27,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,13 +36,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -52,17 +47,6 @@ import (
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
 )
-
-// Environment variables taskd reads.
-const (
-	tokenEnv       = "TASKD_TOKEN"    // the bearer token
-	databaseURLEnv = "DATABASE_URL"   // -database-url's default
-	instanceEnv    = "TASKD_INSTANCE" // -instance's default
-)
-
-// maxInstanceBytes bounds an instance name, which every task it creates
-// carries in an annotation.
-const maxInstanceBytes = 253
 
 // shutdownSlack is what a shutdown may take beyond the cancel grace period:
 // the issue promises an exit within grace plus one second.
@@ -73,162 +57,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "taskd:", err)
 		os.Exit(1)
 	}
-}
-
-// config is what the flags and the environment say.
-type config struct {
-	addr       string
-	grace      time.Duration
-	maxRunning int
-	baseURL    string
-	token      string
-	generated  bool // the token was generated, not given
-
-	databaseURL    string // "": the in-memory store
-	databaseSchema string
-	instance       string // names this instance's tasks; set with a database
-	stateDir       string // "": no process records
-	reconcile      time.Duration
-}
-
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
-	fs := flag.NewFlagSet("taskd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := &config{}
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on; beyond loopback only with "+tokenEnv+" set")
-	fs.StringVar(&c.baseURL, "base-url", "", "absolute `URL` clients reach taskd at, for links in responses (default: the listen address; on every interface: the request's Host)")
-	fs.DurationVar(&c.grace, "cancel-grace", 10*time.Second, "how long a canceled task has between SIGTERM and SIGKILL")
-	fs.IntVar(&c.maxRunning, "max-running", 4*runtime.NumCPU(), "how many tasks may run at once; the rest wait, PENDING, in creation order")
-	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL `URL` to keep tasks in (default $"+databaseURLEnv+"); without one, tasks live in memory")
-	fs.StringVar(&c.databaseSchema, "database-schema", pgstore.DefaultSchema, "PostgreSQL `schema` for taskd's tables; instances that share tasks share it")
-	fs.StringVar(&c.instance, "instance", "", "`name` of this instance among those sharing the database, the same across its restarts (default $"+instanceEnv+", else host name:state directory)")
-	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
-	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if c.grace < 0 {
-		return nil, errors.New("-cancel-grace must not be negative")
-	}
-	if c.maxRunning < 1 {
-		return nil, errors.New("-max-running must be at least 1")
-	}
-	if c.reconcile <= 0 {
-		return nil, errors.New("-reconcile-interval must be positive")
-	}
-	if err := c.storeDefaults(getenv); err != nil {
-		return nil, err
-	}
-	c.token = getenv(tokenEnv)
-	if i := strings.IndexFunc(c.token, notTokenChar); i >= 0 {
-		// The token goes into the printed curl lines between '...'.
-		r, _ := utf8.DecodeRuneInString(c.token[i:])
-		return nil, fmt.Errorf("%s holds %q, which a bearer token may not: use only letters, digits and . _ ~ + / = -", tokenEnv, r)
-	}
-	if c.token == "" {
-		if !isLoopback(c.addr) {
-			return nil, fmt.Errorf("refusing to listen on %s, beyond loopback, with a generated token: set %s", c.addr, tokenEnv)
-		}
-		var b [32]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails.
-		c.token, c.generated = hex.EncodeToString(b[:]), true
-	}
-	return c, nil
-}
-
-// notTokenChar reports whether r may not appear in a bearer token: RFC
-// 6750's b64token is letters, digits and -._~+/ with = (as padding).
-func notTokenChar(r rune) bool {
-	switch {
-	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		return false
-	}
-	return !strings.ContainsRune("-._~+/=", r)
-}
-
-// storeDefaults fills in the database, instance and state directory from
-// the environment. The default instance name is the host name and the state
-// directory: both stay the same across restarts, and two instances on one
-// host need two state directories anyway.
-func (c *config) storeDefaults(getenv func(string) string) error {
-	if c.databaseURL == "" {
-		c.databaseURL = getenv(databaseURLEnv)
-	}
-	if c.instance == "" {
-		c.instance = getenv(instanceEnv)
-	}
-	if c.databaseURL == "" {
-		c.instance = "" // Nothing to share tasks with.
-	} else if c.stateDir == "" {
-		c.stateDir = defaultStateDir(getenv, c.instance)
-	}
-	if c.stateDir != "" {
-		abs, err := filepath.Abs(c.stateDir)
-		if err != nil {
-			return fmt.Errorf("-state-dir: %w", err)
-		}
-		c.stateDir = abs
-	}
-	if c.databaseURL != "" && c.instance == "" {
-		host, err := os.Hostname()
-		if err != nil || host == "" {
-			host = "localhost"
-		}
-		c.instance = host + ":" + c.stateDir
-	}
-	switch {
-	case len(c.instance) > maxInstanceBytes:
-		return fmt.Errorf("-instance must be at most %d bytes", maxInstanceBytes)
-	case !utf8.ValidString(c.instance) || strings.ContainsRune(c.instance, 0):
-		return errors.New("-instance must be UTF-8 text without NUL")
-	}
-	return nil
-}
-
-// defaultStateDir is $XDG_STATE_HOME/taskd (or ~/.local/state/taskd, or
-// ./.taskd-state without a home), with the instance name below it when one
-// was given, so that instances on one host do not share it.
-func defaultStateDir(getenv func(string) string, instance string) string {
-	dir := ".taskd-state"
-	if base := getenv("XDG_STATE_HOME"); base != "" {
-		dir = filepath.Join(base, "taskd")
-	} else if home := getenv("HOME"); home != "" {
-		dir = filepath.Join(home, ".local", "state", "taskd")
-	}
-	if instance != "" {
-		name := strings.Map(func(r rune) rune {
-			if r == '/' || r == filepath.Separator {
-				return '_'
-			}
-			return r
-		}, instance)
-		if name == "." || name == ".." {
-			name = "_" + name
-		}
-		dir = filepath.Join(dir, name)
-	}
-	return dir
-}
-
-// isLoopback reports whether addr only listens on the loopback interface.
-// An empty host means every interface.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // serve runs taskd until a signal stops it.

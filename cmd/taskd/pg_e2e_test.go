@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife/pgstore/pgtest"
@@ -83,14 +83,11 @@ func (d *taskd) getJSON(guid string) string {
 func awaitGroupGone(t *testing.T, pgid int, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		err := syscall.Kill(-pgid, 0)
-		if errors.Is(err, syscall.ESRCH) {
-			return time.Since(start)
-		}
-		require.True(t, time.Since(start) < within, "process group %d still there after %v (kill: %v)", pgid, within, err)
-		time.Sleep(time.Millisecond)
-	}
+		require.ErrorIs(c, err, syscall.ESRCH, "process group %d still there (kill: %v)", pgid, err)
+	}, within, time.Millisecond, "process group %d still there after %v", pgid, within)
+	return time.Since(start)
 }
 
 func TestPostgresTasksSurviveRestart(t *testing.T) {

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// gateScript holds the task's shell until taskd has recorded it as RUNNING:
+// a task cancelled while it was being started is killed before its command
+// ever runs. The command itself runs as `/bin/sh -c "$1"` in the same
+// process (exec), so $$ in the command is the process group id.
+const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
+
+// outputDrain bounds how long a finished task's output is still read: after
+// the group is killed only a process that left the group can hold the pipes.
+const outputDrain = 250 * time.Millisecond
+
+// maxLogLine is the longest piece of output logged as one line; longer lines
+// are logged in pieces.
+const maxLogLine = 16 << 10
+
+// process is a started task command.
+type process struct {
+	mu     sync.Mutex
+	reaped bool // the group id may belong to someone else from now on
+	cmd    *exec.Cmd
+	gate   *os.File      // write end; a line on it lets the command run
+	exited chan struct{} // closed once the group leader has exited
+	output sync.WaitGroup
+	pipes  []*os.File // read ends of stdout and stderr
+}
+
+// startProcess starts command with shell in a new process group, held at
+// the gate. Each line it writes is logged with log.
+func startProcess(shell, guid, command string, log *slog.Logger) (*process, error) {
+	var (
+		parent []*os.File // ours: closed on failure
+		child  []*os.File // the child's: always closed here once started
+	)
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			_ = f.Close()
+		}
+	}
+	defer func() { closeAll(child) }()
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	parent, child = append(parent, gateW), append(child, gateR)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	parent, child = append(parent, outR), append(child, outW)
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	parent, child = append(parent, errR), append(child, errW)
+
+	cmd := exec.Command(shell, "-c", gateScript, "taskd-task", command)
+	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.ExtraFiles = []*os.File{gateR}
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Env = taskEnv(guid)
+	if err := cmd.Start(); err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	p := &process{cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
+	p.output.Go(func() { logLines(outR, log, "stdout") })
+	p.output.Go(func() { logLines(errR, log, "stderr") })
+	go func() {
+		awaitLeader(cmd)
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// taskEnv is taskd's environment without its secrets (the bearer token and
+// the database URL, which may hold a password), plus the task's guid.
+func taskEnv(guid string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv
+	})
+	return append(env, taskGUIDEnv+"="+guid)
+}
+
+// signal sends sig to the whole process group, unless it is gone.
+func (p *process) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig) // ESRCH: nothing left.
+	}
+}
+
+// reap waits for the group leader, after which the group id is no longer
+// safe to signal through p.
+func (p *process) reap() {
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Wait()
+	}
+}
+
+// hasExited reports whether the group leader has exited, even if awaitLeader
+// has not said so yet.
+func (p *process) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return leaderExited(p.cmd)
+	}
+}
+
+// open lets the held command run.
+func (p *process) open() {
+	_, _ = p.gate.WriteString("go\n")
+	_ = p.gate.Close()
+}
+
+// finish kills what is left of the process group (all of it, at once, when
+// the leader has not exited yet), reaps it and collects the rest of its
+// output. Until linger, the rest of a group whose leader has exited may
+// still end on its own: a canceled task's children get the whole grace
+// period for their cleanup, as its shell did.
+func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus {
+	_ = p.gate.Close()
+	select {
+	case <-p.exited:
+	default:
+		p.signal(syscall.SIGKILL)
+		<-p.exited
+	}
+	pgid := p.cmd.Process.Pid
+	if time.Now().Before(linger) {
+		p.reap()
+		if !awaitGroup(pgid, linger) {
+			log.Warn("task's processes outlived the grace period: sending SIGKILL to its process group")
+			// Members are left, so the group id is still theirs.
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	} else {
+		// The leader has exited but is not reaped, so the group id is
+		// still ours.
+		p.signal(syscall.SIGKILL)
+		p.reap()
+	}
+	reapGroup(pgid)
+	drained := make(chan struct{})
+	go func() {
+		p.output.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(outputDrain):
+		// A process that left the group still holds a pipe: stop reading.
+		for _, f := range p.pipes {
+			_ = f.Close()
+		}
+		<-drained
+	}
+	for _, f := range p.pipes {
+		_ = f.Close()
+	}
+	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+}
+
+// logLines logs each line read from r until it ends.
+func logLines(r io.Reader, log *slog.Logger, stream string) {
+	br := bufio.NewReaderSize(r, maxLogLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			log.Info("task output", "stream", stream, "line", strings.TrimRight(string(line), "\r\n"))
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
