@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/logname"
 )
 
 // Outcome is how a task ended, as the runner records it: Event is
@@ -56,18 +57,18 @@ func (r *Runner) recordLocked(o Outcome) {
 // record stores o, retrying while the store is unavailable, until it is
 // stored, refused for good, or the runner gives up at the end of a stop.
 func (r *Runner) record(o Outcome) {
-	log := r.log.With("task_guid", o.GUID, "task_name", logName(o.Name), "event", string(o.Event))
+	log := r.log.With("task_guid", o.GUID, "task_name", logname.Short(o.Name))
 	for try := 0; ; try++ {
 		t, err := r.apply(o)
 		var te *tasklife.TransitionError
 		switch {
 		case err == nil:
-			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason)
+			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason, "event", string(o.Event))
 			r.recorded(o.GUID)
 			return
 		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
 			// Someone else ended (or deleted) the task: its state stands.
-			log.Warn("task outcome not recorded: the task was ended elsewhere", "error", err)
+			log.Warn("task outcome not recorded: the task was ended elsewhere", "event", string(o.Event), "error", err)
 			r.recorded(o.GUID)
 			return
 		case errors.Is(err, tasklife.ErrInvalidInput) && o.Reason != reasonUnstorable:
@@ -78,10 +79,10 @@ func (r *Runner) record(o Outcome) {
 			continue
 		}
 		if try == 0 || try%10 == 0 {
-			log.Warn("task outcome could not be recorded yet; trying again", "error", err, "tries", try+1)
+			log.Warn("task outcome could not be recorded yet; trying again", "event", string(o.Event), "error", err, "tries", try+1)
 		}
 		if !r.pause(retryWait(try)) {
-			log.Error("task outcome could not be recorded before the runner stopped", "error", err)
+			log.Error("task outcome could not be recorded before the runner stopped", "event", string(o.Event), "error", err)
 			return // stays in r.unrecorded for UnrecordedError
 		}
 	}
@@ -112,17 +113,4 @@ func (r *Runner) recorded(guid string) {
 
 func retryWait(try int) time.Duration {
 	return min(retryMin<<min(try, 10), retryMax)
-}
-
-// logName keeps a task's name from flooding the log.
-func logName(name string) string {
-	const maxName = 64
-	if len(name) <= maxName {
-		return name
-	}
-	i := maxName
-	for i > 0 && name[i]&0xC0 == 0x80 {
-		i--
-	}
-	return name[:i] + "…"
 }

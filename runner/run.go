@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/logname"
 )
 
 // run is one task the runner has taken, from its start until its work
@@ -54,7 +55,7 @@ func (r *Runner) interruptLocked(run *run, cause error) {
 // execute starts the task, runs its work and hands its outcome to record.
 func (r *Runner) execute(run *run) {
 	t := run.task
-	log := r.log.With("task_guid", t.GUID, "task_name", logName(t.Name))
+	log := r.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
 	defer func() {
 		run.cancel(nil)
 		r.mu.Lock()
@@ -208,7 +209,7 @@ func (r *Runner) watchGrace(run *run) {
 	}
 	r.mu.Unlock()
 	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
-		"task_name", logName(run.task.Name), "grace", r.cfg.Grace, "recorded_canceled", !ended)
+		"task_name", logname.Short(run.task.Name), "grace", r.cfg.Grace, "recorded_canceled", !ended)
 	if r.cfg.HardStop != nil {
 		r.hardStop(run.task.Clone())
 	}

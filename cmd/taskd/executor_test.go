@@ -31,10 +31,9 @@ func newTestExecutor(t *testing.T, maxRunning int) (*executor, *tasklife.Service
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		require.NoError(t, e.Shutdown(ctx))
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		require.Zero(t, e.active, "goroutines left behind")
-		require.Empty(t, e.runs)
+		e.shell.mu.Lock()
+		defer e.shell.mu.Unlock()
+		require.Empty(t, e.shell.procs, "processes left behind")
 	})
 	return e, svc, log
 }
@@ -55,7 +54,7 @@ func awaitTerminal(t *testing.T, svc *tasklife.Service, guid string) *tasklife.T
 func TestExecutorCannotStart(t *testing.T) {
 	t.Parallel()
 	e, svc, _ := newTestExecutor(t, 1)
-	e.shell = filepath.Join(t.TempDir(), "no-shell-here")
+	e.shell.path = filepath.Join(t.TempDir(), "no-shell-here")
 	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
 	require.NoError(t, err)
 	got := awaitTerminal(t, svc, created.GUID)
@@ -168,6 +167,10 @@ func TestExecutorShutdownKeepsQueuedTasksPending(t *testing.T) {
 	ctx := context.Background()
 	running, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "exec sleep 600"})
 	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := svc.Get(ctx, running.GUID)
+		return err == nil && got.State == tasklife.StateRunning
+	}, 5*time.Second, time.Millisecond)
 	queued, err := e.Create(ctx, tasklife.NewTask{AppGUID: "a", Command: "true"})
 	require.NoError(t, err)
 

@@ -46,6 +46,7 @@ import (
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
+	"github.com/tasklife/tasklife/runner"
 )
 
 // shutdownSlack is what a shutdown may take beyond the cancel grace period:
@@ -120,20 +121,27 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
-	exec.state = state
+	exec.shell.state = state
 	stopListening := func() {}
 	if pg != nil {
 		exec.owner, exec.keepPending = cfg.instance, true
-		pending, err := recoverTasks(ctx, svc, cfg.instance, mayHaveRun, log)
-		if err != nil {
+		known := make(map[string]bool)
+		if state != nil {
+			exec.unrecorded = state.takeUnrecorded(log)
+			for _, o := range exec.unrecorded {
+				known[o.GUID] = true
+			}
+		}
+		if err := recoverTasks(ctx, svc, cfg.instance, known, mayHaveRun, log); err != nil {
 			return err
 		}
-		exec.Enqueue(pending)
+		exec.start()
 		// Listening after the recovery: the listener's first pass over the
 		// CANCELING tasks catches a cancel made meanwhile.
 		stopListening = listenForCancels(pg, exec, cfg.reconcile, log)
 		defer stopListening() // before the pool closes
 	}
+	exec.start()
 	srv := &http.Server{
 		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -163,7 +171,18 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			_ = srv.Close()
 		}
 	}()
-	if err := exec.Shutdown(ctx); err != nil {
+	err = exec.Shutdown(ctx)
+	var unrecorded *runner.UnrecordedError
+	switch {
+	case errors.As(err, &unrecorded) && state != nil:
+		if err := state.saveUnrecorded(unrecorded.Outcomes); err != nil {
+			log.Error("outcomes the store did not take could not be kept either; those tasks end as unknown", "error", err)
+		} else {
+			log.Warn("the store did not take every outcome: the next start records them", "tasks", len(unrecorded.Outcomes))
+		}
+	case errors.As(err, &unrecorded):
+		log.Error("the store did not take every outcome, and there is no state directory to keep them", "error", err)
+	case err != nil:
 		log.Warn("tasks did not stop in time; killed", "error", err)
 	}
 	<-httpDone

@@ -108,6 +108,15 @@ func (p *process) signal(sig syscall.Signal) {
 	}
 }
 
+// killGroup sends SIGKILL to the whole group, its leader reaped or not: a
+// group whose leader exited may still hold children that ignored SIGTERM,
+// and while any member is left the group id cannot belong to anyone else.
+func (p *process) killGroup() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // ESRCH: nothing left.
+}
+
 // reap waits for the group leader, after which the group id is no longer
 // safe to signal through p.
 func (p *process) reap() {

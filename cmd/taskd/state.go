@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/tasklife/tasklife/runner"
 )
 
 // taskGUIDEnv names the variable each task's processes get their task's guid
@@ -138,4 +140,44 @@ func (s *stateDir) killLeftovers(log *slog.Logger) map[string]bool {
 		}
 	}
 	return recorded
+}
+
+// outcomesFile holds the outcomes a stopping taskd could not record (the
+// database was down): the next start records them, so that a task that
+// succeeded is not reported as one whose outcome is unknown.
+const outcomesFile = "unrecorded-outcomes.json"
+
+// saveUnrecorded keeps outcomes for the next start, whole or not at all.
+func (s *stateDir) saveUnrecorded(outcomes []runner.Outcome) error {
+	b, err := json.Marshal(outcomes)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.path, outcomesFile)
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// takeUnrecorded returns the outcomes a previous taskd kept, and forgets
+// them: from now on the runner holds them, and hands back any it cannot
+// record either.
+func (s *stateDir) takeUnrecorded(log *slog.Logger) []runner.Outcome {
+	path := filepath.Join(s.path, outcomesFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var outcomes []runner.Outcome
+	if err == nil {
+		err = json.Unmarshal(b, &outcomes)
+	}
+	if err != nil {
+		log.Error("unrecorded outcomes unreadable; those tasks end as unknown", "file", path, "error", err)
+	}
+	if err := os.Remove(path); err != nil {
+		log.Warn("unrecorded outcomes file could not be removed", "error", err)
+	}
+	return outcomes
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/memstore"
+	"github.com/tasklife/tasklife/runner"
 )
 
 func TestParseStat(t *testing.T) {
@@ -191,7 +193,8 @@ func TestKillLeftoversDropsBrokenRecords(t *testing.T) {
 
 // TestRecordOutlivesALostOutcome checks that a task's process record is
 // removed once its outcome is stored, and kept when the store never takes
-// it: the next start must not take such a task for one that never ran.
+// it: the outcome then goes to the state directory at shutdown, and the
+// next start must not take such a task for one that never ran.
 func TestRecordOutlivesALostOutcome(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -211,27 +214,57 @@ func TestRecordOutlivesALostOutcome(t *testing.T) {
 			state, err := openStateDir(t.TempDir())
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = state.Close() })
-			e.state = state
+			e.shell.state = state
 			created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
 			require.NoError(t, err)
-			t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
-			// The run ends once the outcome is stored or given up on,
-			// after about 3 s of retries.
-			require.Eventually(t, func() bool {
-				e.mu.Lock()
-				defer e.mu.Unlock()
-				return len(e.queue) == 0 && len(e.runs) == 0
-			}, 10*time.Second, 10*time.Millisecond)
-			got, err := svc.Get(context.Background(), created.GUID)
-			require.NoError(t, err)
-			_, err = os.Stat(state.recordPath(created.GUID))
-			if tc.kept {
-				require.Equal(t, tasklife.StateRunning, got.State)
-				require.NoError(t, err, "the record of a task whose outcome was lost is gone")
+			if !tc.kept {
+				got := awaitTerminal(t, svc, created.GUID)
+				require.Equal(t, tasklife.StateSucceeded, got.State)
+				require.Eventually(t, func() bool {
+					_, err := os.Stat(state.recordPath(created.GUID))
+					return errors.Is(err, os.ErrNotExist)
+				}, 10*time.Second, time.Millisecond, "the record of a finished task is kept")
+				require.NoError(t, e.Shutdown(context.Background()))
 				return
 			}
-			require.Equal(t, tasklife.StateSucceeded, got.State)
-			require.ErrorIs(t, err, os.ErrNotExist, "the record of a finished task is kept")
+			// The store refuses the outcome again and again.
+			require.Eventually(t, func() bool { return store.failures.Load() < tc.failures-2 }, 10*time.Second, time.Millisecond)
+			err = e.Shutdown(context.Background())
+			var unrecorded *runner.UnrecordedError
+			require.ErrorAs(t, err, &unrecorded)
+			require.Equal(t, []runner.Outcome{{GUID: created.GUID, Name: created.Name, Event: tasklife.EventSucceed}}, unrecorded.Outcomes)
+			got, err := svc.Get(context.Background(), created.GUID)
+			require.NoError(t, err)
+			require.Equal(t, tasklife.StateRunning, got.State)
+			_, err = os.Stat(state.recordPath(created.GUID))
+			require.NoError(t, err, "the record of a task whose outcome was lost is gone")
 		})
 	}
+}
+
+// TestUnrecordedOutcomesSurviveARestart: outcomes kept in the state
+// directory are handed back once, and recorded by the next executor.
+func TestUnrecordedOutcomesSurviveARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state, err := openStateDir(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = state.Close() })
+	svc := tasklife.New(memstore.New())
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+	require.NoError(t, err)
+	_, err = svc.Start(context.Background(), task.GUID)
+	require.NoError(t, err)
+	kept := []runner.Outcome{{GUID: task.GUID, Name: task.Name, Event: tasklife.EventSucceed}}
+	require.NoError(t, state.saveUnrecorded(kept))
+
+	log := slog.New(slog.DiscardHandler)
+	require.Equal(t, kept, state.takeUnrecorded(log))
+	require.Empty(t, state.takeUnrecorded(log), "handed back once")
+	e := newExecutor(svc, log, time.Second, 1)
+	e.unrecorded = kept
+	e.start()
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+	got := awaitTerminal(t, svc, task.GUID)
+	require.Equal(t, tasklife.StateSucceeded, got.State, "the outcome the last run knew, not 'unknown'")
 }

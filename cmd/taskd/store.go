@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/internal/logname"
 	"github.com/tasklife/tasklife/pgstore"
 )
 
@@ -40,20 +41,24 @@ func openPostgres(ctx context.Context, url, schema string) (*pgstore.Store, *pgx
 	return store, pool, where, nil
 }
 
-// recoverTasks settles the tasks owner left unfinished when it last stopped,
-// and returns those it had accepted but not started, oldest first, for the
-// executor to run. Nothing of owner runs yet, so a RUNNING or CANCELING task
-// of its is over; mayHaveRun tells one whose command may have run (see
-// settle) from one that never got past the gate.
-func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, mayHaveRun func(guid string) bool, log *slog.Logger) ([]*tasklife.Task, error) {
+// recoverTasks settles the tasks owner left RUNNING or CANCELING when it
+// last stopped, but for those whose outcome it kept (known: the runner
+// records it). Nothing of owner runs yet, so such a task is over;
+// mayHaveRun tells one whose command may have run (see settle) from one
+// that never got past the gate. Its PENDING tasks are left to the runner,
+// which lists them.
+func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, known map[string]bool, mayHaveRun func(guid string) bool, log *slog.Logger) error {
 	mine, err := listOwned(ctx, svc, owner)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var pending []*tasklife.Task
+	pending := 0
 	for _, t := range mine {
 		if t.State == tasklife.StatePending {
-			pending = append(pending, t)
+			pending++
+			continue
+		}
+		if known[t.GUID] {
 			continue
 		}
 		ev, reason := settle(t.State, mayHaveRun(t.GUID))
@@ -62,20 +67,20 @@ func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, mayH
 		case errors.Is(err, tasklife.ErrInvalidTransition):
 			continue // It ended meanwhile.
 		case err != nil:
-			return nil, fmt.Errorf("ending task %s: %w", t.GUID, err)
+			return fmt.Errorf("ending task %s: %w", t.GUID, err)
 		}
 		if ev == tasklife.EventCanceled {
 			log.Info("task canceled while this instance was stopped; it never ran",
-				"task_guid", t.GUID, "task_name", t.Name, "state", string(ended.State))
+				"task_guid", t.GUID, "task_name", logname.Short(t.Name), "state", string(ended.State))
 			continue
 		}
 		log.Warn("task was running when this instance stopped: its outcome is unknown",
-			"task_guid", t.GUID, "task_name", t.Name, "was", string(t.State), "state", string(ended.State))
+			"task_guid", t.GUID, "task_name", logname.Short(t.Name), "was", string(t.State), "state", string(ended.State))
 	}
-	if len(pending) > 0 {
-		log.Info("running the tasks this instance accepted before it stopped", "tasks", len(pending))
+	if pending > 0 {
+		log.Info("running the tasks this instance accepted before it stopped", "tasks", pending)
 	}
-	return pending, nil
+	return nil
 }
 
 // settle returns the event that ends a RUNNING or CANCELING task whose
@@ -100,12 +105,23 @@ func settle(state tasklife.State, mayHaveRun bool) (tasklife.Event, string) {
 // changed while being paged through.
 const recoverPasses = 5
 
+// unfinished lists the states a task can still leave.
+func unfinished() []tasklife.State {
+	var states []tasklife.State
+	for _, s := range tasklife.States() {
+		if !s.Terminal() {
+			states = append(states, s)
+		}
+	}
+	return states
+}
+
 // listOwned returns owner's PENDING, RUNNING and CANCELING tasks in creation
 // order. Other instances change their tasks meanwhile, which shifts the
 // pages; so it pages through again until a whole pass saw one total.
 func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tasklife.Task, error) {
 	q := tasklife.ListQuery{
-		States:  []tasklife.State{tasklife.StatePending, tasklife.StateRunning, tasklife.StateCanceling},
+		States:  unfinished(),
 		PerPage: tasklife.MaxPerPage,
 	}
 	found := make(map[string]*tasklife.Task)
