@@ -199,33 +199,24 @@ func (s *unreachableOnce) Transition(ctx context.Context, req tasklife.Transitio
 	return s.Store.Transition(ctx, req)
 }
 
+// TestExecutorRetriesAnOutcomeTheStoreMissed: an outage shorter, or longer,
+// than the Service's own repeats of a lost write (three tries) loses no
+// outcome.
 func TestExecutorRetriesAnOutcomeTheStoreMissed(t *testing.T) {
 	t.Parallel()
-	store := &unreachableOnce{Store: memstore.New()}
-	store.failures.Store(2)
-	svc := tasklife.New(store)
-	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
-	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
-	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
-	require.NoError(t, err)
-	got := awaitTerminal(t, svc, created.GUID)
-	require.Equal(t, tasklife.StateSucceeded, got.State)
-	require.Equal(t, int32(-1), store.failures.Load(), "two refused tries, then one that worked")
-}
-
-// TestExecutorOutlastsTheServiceRepeats: an outage longer than the
-// Service's own repeats of a lost write (three tries) still loses no
-// outcome.
-func TestExecutorOutlastsTheServiceRepeats(t *testing.T) {
-	t.Parallel()
-	store := &unreachableOnce{Store: memstore.New()}
-	store.failures.Store(5)
-	svc := tasklife.New(store)
-	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
-	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
-	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
-	require.NoError(t, err)
-	got := awaitTerminal(t, svc, created.GUID)
-	require.Equal(t, tasklife.StateSucceeded, got.State)
-	require.Equal(t, int32(-1), store.failures.Load(), "five refused tries, then one that worked")
+	for _, failures := range []int32{2, 5} {
+		t.Run(fmt.Sprint(failures, " refused tries"), func(t *testing.T) {
+			t.Parallel()
+			store := &unreachableOnce{Store: memstore.New()}
+			store.failures.Store(failures)
+			svc := tasklife.New(store)
+			e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Second, 1)
+			t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+			created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true"})
+			require.NoError(t, err)
+			got := awaitTerminal(t, svc, created.GUID)
+			require.Equal(t, tasklife.StateSucceeded, got.State)
+			require.Equal(t, int32(-1), store.failures.Load(), "refused tries, then one that worked")
+		})
+	}
 }

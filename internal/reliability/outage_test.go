@@ -30,7 +30,7 @@ func pgctl(t *testing.T) string {
 	t.Helper()
 	pgctl := os.Getenv("TASKLIFE_TEST_PGCTL")
 	if pgctl == "" {
-		msg := "needs TASKLIFE_TEST_PGCTL: run under scripts/with-postgres, which starts a server this test may stop"
+		msg := "needs TASKLIFE_TEST_PGCTL: run under scripts/with-postgres, which starts a server this test may stop and restart"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

@@ -100,14 +100,7 @@ func TestTerminatedBackends(t *testing.T) {
 // run, and checks that the store serves again within 5 s of the server
 // coming back.
 func TestServerCrashRestart(t *testing.T) {
-	pgctl := os.Getenv("TASKLIFE_TEST_PGCTL")
-	if pgctl == "" {
-		msg := "needs TASKLIFE_TEST_PGCTL: run under scripts/with-postgres, which starts a server this test may restart"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	pgctl := pgctl(t)
 	store := faultStore(t)
 	svc := tasklife.New(store)
 	ctx, stop := context.WithCancel(context.Background())
