@@ -40,22 +40,15 @@ func TestCodeBlocksCompile(t *testing.T) {
 	for _, b := range blocks {
 		requireInExample(t, "README.md", string(b[1]), examples)
 	}
-	for _, dir := range packageDirs(t) {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-			return !strings.HasSuffix(fi.Name(), "_test.go")
-		}, parser.ParseComments|parser.PackageClauseOnly)
+	for _, path := range sourceFiles(t) {
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments|parser.PackageClauseOnly)
 		require.NoError(t, err)
-		for _, p := range pkgs {
-			for name, f := range p.Files {
-				if f.Doc == nil {
-					continue
-				}
-				for _, block := range indentedBlocks(f.Doc.Text()) {
-					if isGo(block) {
-						requireInExample(t, name, block, examples)
-					}
-				}
+		if f.Doc == nil {
+			continue
+		}
+		for _, block := range indentedBlocks(f.Doc.Text()) {
+			if isGo(block) {
+				requireInExample(t, path, block, examples)
 			}
 		}
 	}
@@ -80,8 +73,10 @@ func exampleBodies(t *testing.T) []string {
 	return out
 }
 
-func packageDirs(t *testing.T) []string {
-	var dirs []string
+// sourceFiles returns the module's non-test Go files, whose package docs
+// a reader sees.
+func sourceFiles(t *testing.T) []string {
+	var files []string
 	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -89,13 +84,13 @@ func packageDirs(t *testing.T) []string {
 		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata" || d.Name() == "benchmarks") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() {
-			dirs = append(dirs, path)
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			files = append(files, path)
 		}
 		return nil
 	})
 	require.NoError(t, err)
-	return dirs
+	return files
 }
 
 // indentedBlocks returns the code blocks of a doc comment's text: runs of

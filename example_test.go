@@ -78,7 +78,7 @@ func useIt(ctx context.Context, mux *http.ServeMux, stopWork func(guid string), 
 	if task, err = svc.Start(ctx, task.GUID); err != nil {
 		return err
 	}
-	if task, err = svc.Cancel(ctx, task.GUID); err != nil { // CANCELING; a repeat is a no-op
+	if _, err := svc.Cancel(ctx, task.GUID); err != nil { // CANCELING; a repeat is a no-op
 		return err
 	}
 	mux.Handle("/", httpadapter.New(svc, httpadapter.BearerToken(token)))
