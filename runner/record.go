@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,30 +48,68 @@ const (
 // store takes it. A task has one outcome: a second for the same task is
 // dropped.
 func (r *Runner) recordLocked(o Outcome) {
-	if _, ok := r.unrecorded[o.GUID]; ok {
-		return
+	if r.claimLocked(o) {
+		r.goLocked(func() { r.retry(o, 0) })
 	}
-	r.unrecorded[o.GUID] = o
-	r.goLocked(func() { r.record(o) })
 }
 
-// record stores o, retrying while the store is unavailable, until it is
-// stored, refused for good, or the runner gives up at the end of a stop.
-func (r *Runner) record(o Outcome) {
+// claimLocked marks o as the task's outcome, on its way to the store, and
+// reports false if the task has one already.
+func (r *Runner) claimLocked(o Outcome) bool {
+	if _, ok := r.unrecorded[o.GUID]; ok {
+		return false
+	}
+	r.unrecorded[o.GUID] = o
+	return true
+}
+
+// recordHere makes a claimed outcome's first try in the calling goroutine,
+// the one whose work just returned, and leaves the retries, if any, to a
+// goroutine of their own: most outcomes are stored at the first try, and a
+// goroutine a task is what a runner's throughput is made of.
+func (r *Runner) recordHere(o Outcome) {
 	log := r.log.With("task_guid", o.GUID, "task_name", logname.Short(o.Name))
-	for try := 0; ; try++ {
-		t, err := r.apply(o)
+	if r.attempt(&o, 0, log) == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.goLocked(func() { r.retry(o, 1) })
+}
+
+// retry stores o from its try number try on, waiting between tries, until
+// it is stored, refused for good, or the runner gives up at the end of a
+// stop.
+func (r *Runner) retry(o Outcome, try int) {
+	log := r.log.With("task_guid", o.GUID, "task_name", logname.Short(o.Name))
+	var err error
+	for ; ; try++ {
+		if try > 0 && !r.pause(retryWait(try-1)) {
+			log.Error("task outcome could not be recorded before the runner stopped", "event", string(o.Event), "error", err)
+			return // stays in r.unrecorded for UnrecordedError
+		}
+		if err = r.attempt(&o, try, log); err == nil {
+			return
+		}
+	}
+}
+
+// attempt makes try number try at storing o. It returns nil when o needs
+// no more tries: it is stored, or the task was ended elsewhere.
+func (r *Runner) attempt(o *Outcome, try int, log *slog.Logger) error {
+	for {
+		t, err := r.apply(*o)
 		var te *tasklife.TransitionError
 		switch {
 		case err == nil:
 			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason, "event", string(o.Event))
 			r.recorded(o.GUID)
-			return
+			return nil
 		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
 			// Someone else ended (or deleted) the task: its state stands.
 			log.Warn("task outcome not recorded: the task was ended elsewhere", "event", string(o.Event), "error", err)
 			r.recorded(o.GUID)
-			return
+			return nil
 		case errors.Is(err, tasklife.ErrInvalidInput) && o.Reason != reasonUnstorable:
 			// A reason no store can keep (reasonOf cleans the usual
 			// ones): the task still ends, with a reason that says so.
@@ -81,10 +120,7 @@ func (r *Runner) record(o Outcome) {
 		if try == 0 || try%10 == 0 {
 			log.Warn("task outcome could not be recorded yet; trying again", "event", string(o.Event), "error", err, "tries", try+1)
 		}
-		if !r.pause(retryWait(try)) {
-			log.Error("task outcome could not be recorded before the runner stopped", "event", string(o.Event), "error", err)
-			return // stays in r.unrecorded for UnrecordedError
-		}
+		return err
 	}
 }
 

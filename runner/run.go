@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,10 @@ type run struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when execute is through with the work
 	over   chan struct{} // closed when the work is found overdue
+	// stopped is closed once the work has returned, or is known never to
+	// run: what a stopping Run waits for before it bounds its retries.
+	stopped     chan struct{}
+	stoppedOnce sync.Once
 
 	// finished is set the moment the work returns, before execute takes
 	// the lock: a cancel that comes after it did not reach the work.
@@ -35,11 +40,13 @@ type run struct {
 // startLocked takes t: it holds a slot until t's work returns.
 func (r *Runner) startLocked(t *tasklife.Task) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	run := &run{task: t, ctx: ctx, cancel: cancel, done: make(chan struct{}), over: make(chan struct{})}
+	run := &run{task: t, ctx: ctx, cancel: cancel, done: make(chan struct{}), over: make(chan struct{}), stopped: make(chan struct{})}
 	r.runs[t.GUID] = run
 	r.active++
 	go r.execute(run)
 }
+
+func (run *run) markStopped() { run.stoppedOnce.Do(func() { close(run.stopped) }) }
 
 // interruptLocked cancels the work's context with cause, unless the work
 // has returned, and starts its grace period. Only the first cause counts.
@@ -57,6 +64,7 @@ func (r *Runner) execute(run *run) {
 	t := run.task
 	log := r.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
 	defer func() {
+		run.markStopped()
 		run.cancel(nil)
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -88,6 +96,7 @@ func (r *Runner) execute(run *run) {
 
 	err := r.callWork(run.ctx, started, log)
 	run.finished.Store(true)
+	run.markStopped()
 	completed, err := unmark(err)
 	o := Outcome{GUID: t.GUID, Name: t.Name}
 	r.mu.Lock()
@@ -103,10 +112,11 @@ func (r *Runner) execute(run *run) {
 	default:
 		o.Event, o.Reason = tasklife.EventFail, reasonOf(err)
 	}
-	if o.Event != "" {
-		r.recordLocked(o)
-	}
+	claimed := o.Event != "" && r.claimLocked(o)
 	r.mu.Unlock()
+	if claimed {
+		r.recordHere(o) // while the run still holds its slot and its count
+	}
 	switch {
 	case overdue:
 		log.Warn("task's work returned after its grace period; its task was recorded canceled then")

@@ -216,3 +216,37 @@ func TestCompletedResultStandsAfterALateCancel(t *testing.T) {
 		})
 	}
 }
+
+// Tasks created through the runner's Service while every slot is busy run
+// in creation order once slots free up.
+func TestTasksCreatedHereRunInCreationOrder(t *testing.T) {
+	t.Parallel()
+	order := make(chan string, 100)
+	release := make(chan struct{})
+	b := setup(t, func(_ context.Context, task *tasklife.Task) error {
+		order <- task.GUID
+		if task.Name == "first" {
+			<-release
+		}
+		return nil
+	}, runner.Config{MaxRunning: 1})
+	guids := []string{b.create(t, "first").GUID}
+	require.Equal(t, guids[0], <-order)
+	for i := range 5 {
+		guids = append(guids, b.create(t, fmt.Sprint(i)).GUID)
+	}
+	close(release)
+	got := []string{guids[0]}
+	for range 5 {
+		select {
+		case guid := <-order:
+			got = append(got, guid)
+		case <-time.After(waitFor):
+			t.Fatalf("only %d of %d tasks started", len(got), len(guids))
+		}
+	}
+	require.Equal(t, guids, got)
+	for _, guid := range guids {
+		b.waitState(t, guid, tasklife.StateSucceeded)
+	}
+}

@@ -42,7 +42,7 @@ func (r *Runner) stop() error {
 	// The work stops within its grace period, or is left behind.
 	for _, run := range runs {
 		select {
-		case <-run.done:
+		case <-run.stopped:
 		case <-run.over:
 		}
 	}
@@ -109,6 +109,6 @@ func (r *Runner) cancelPending() {
 	}
 	r.mu.Unlock()
 	for _, o := range mine {
-		r.record(o)
+		r.retry(o, 0)
 	}
 }
