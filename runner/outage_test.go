@@ -45,7 +45,9 @@ func TestOutcomeWaitsOutAnOutage(t *testing.T) {
 func TestStartWaitsOutAnOutage(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	b := setup(t, g.work, runner.Config{})
+	b := setup(t, g.work, runner.Config{PollInterval: time.Hour})
+	close(g.release)
+	b.warmUp(t) // Run's first list is over: only the observer hears of the task
 	// Down the moment the create commits, before the runner hears of it.
 	b.store.downAfterCreate.Store(true)
 	task := b.create(t, "patient")
@@ -55,7 +57,6 @@ func TestStartWaitsOutAnOutage(t *testing.T) {
 	}, 200*time.Millisecond, 10*time.Millisecond)
 	b.store.down.Store(false)
 	g.awaitStart(t, task.GUID)
-	close(g.release)
 	b.waitState(t, task.GUID, tasklife.StateSucceeded)
 }
 

@@ -192,11 +192,19 @@ func (r *Runner) callWork(ctx context.Context, t *tasklife.Task, log *slog.Logge
 	return r.work(ctx, t)
 }
 
-// watchGrace runs once the work's context is cancelled: if the work has not
-// returned within the grace period, the task is recorded canceled anyway
-// and the host's HardStop is called. From then on Run does not wait for the
-// work, which keeps its slot until it returns. A task still being started
-// has no work to stop: its start ends it.
+// hardStopWait bounds how long the runner waits, after HardStop, for the
+// work to return before it records the task canceled without it: long
+// enough for a killed process to be reaped, short enough that a stop stays
+// bounded.
+const hardStopWait = time.Second
+
+// watchGrace runs once the work's context is cancelled. If the work has not
+// returned within the grace period, the host's HardStop is called, and the
+// work gets hardStopWait to return, so that the task shows FAILED only once
+// its work is gone (taskd: the group is killed and reaped). Work still
+// running then is recorded canceled anyway, and Run no longer waits for
+// it; it keeps its slot until it returns. A task still being started has
+// no work to stop: its start ends it.
 func (r *Runner) watchGrace(run *run) {
 	timer := time.NewTimer(r.cfg.Grace)
 	defer timer.Stop()
@@ -210,18 +218,29 @@ func (r *Runner) watchGrace(run *run) {
 		r.mu.Unlock()
 		return
 	}
+	r.mu.Unlock()
+	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
+		"task_name", logname.Short(run.task.Name), "grace", r.cfg.Grace, "hard_stop", r.cfg.HardStop != nil)
+	if r.cfg.HardStop != nil {
+		r.hardStop(run.task.Clone())
+		wait := time.NewTimer(hardStopWait)
+		defer wait.Stop()
+		select {
+		case <-run.stopped:
+			return // execute records it canceled
+		case <-wait.C:
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if run.returned || run.finished.Load() {
+		return
+	}
 	run.overdue = true
 	close(run.over)
 	r.doneLocked() // execute's count: Run no longer waits for this work
-	ended := errors.Is(context.Cause(run.ctx), ErrTaskEnded)
-	if !ended {
+	if !errors.Is(context.Cause(run.ctx), ErrTaskEnded) {
 		r.recordLocked(Outcome{GUID: run.task.GUID, Name: run.task.Name, Event: tasklife.EventCanceled})
-	}
-	r.mu.Unlock()
-	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
-		"task_name", logname.Short(run.task.Name), "grace", r.cfg.Grace, "recorded_canceled", !ended)
-	if r.cfg.HardStop != nil {
-		r.hardStop(run.task.Clone())
 	}
 }
 

@@ -34,9 +34,11 @@ type Config struct {
 
 	// HardStop, when set, is called for a task whose work outlived its
 	// grace period: the host's last resort, such as SIGKILL for a process.
-	// It must return promptly; a panic in it is logged. A Go function
-	// cannot be killed: without a HardStop that makes it return, the work
-	// goes on, and keeps its slot, until it returns by itself.
+	// It must return promptly; a panic in it is logged. The work then has
+	// a second to return before its task is recorded canceled without it.
+	// A Go function cannot be killed: without a HardStop that makes it
+	// return, the work goes on, and keeps its slot, until it returns by
+	// itself.
 	HardStop func(t *tasklife.Task)
 
 	// Accept says which tasks this runner runs; nil accepts all. Runners
@@ -64,7 +66,8 @@ type Config struct {
 	// work has stopped, keeps trying to record outcomes the store will not
 	// take. What is still unrecorded then is returned in an
 	// *UnrecordedError. Run returns within Grace + StopTimeout of its
-	// context being done. Default: 10s.
+	// context being done (plus a second when HardStop must act). Default:
+	// 10s.
 	StopTimeout time.Duration
 
 	// StoreTimeout bounds each store call the runner makes; a call that
