@@ -23,9 +23,10 @@ func (r *Runner) stop() error {
 	for _, run := range r.runs {
 		r.interruptLocked(run, ErrShutdown)
 		runs = append(runs, run)
-		if run.running {
+		if run.running && !run.finished.Load() {
 			// The cancel shows in the store at once, as a user's would;
-			// if the store is down, the canceled outcome commits it.
+			// if the store is down, the canceled outcome commits it. Work
+			// that has returned keeps its outcome, on its way already.
 			guid := run.task.GUID
 			r.goLocked(func() {
 				ctx, cancel := r.storeCtx()
