@@ -144,6 +144,7 @@ type gate struct {
 	causes  map[string]error
 	seen    map[string]bool // read from started by awaitStart
 	ignore  bool            // the work ignores its context
+	linger  bool            // after its cancel, the work winds down until release
 }
 
 func newGate() *gate {
@@ -163,6 +164,9 @@ func (g *gate) work(ctx context.Context, t *tasklife.Task) error {
 		g.mu.Lock()
 		g.causes[t.GUID] = context.Cause(ctx)
 		g.mu.Unlock()
+		if g.linger {
+			<-g.release
+		}
 		return ctx.Err()
 	}
 }

@@ -18,6 +18,7 @@ import (
 func TestOutcomeWaitsOutAnOutage(t *testing.T) {
 	t.Parallel()
 	g := newGate()
+	g.linger = true
 	b := setup(t, g.work, runner.Config{})
 	ok := b.create(t, "succeeds")
 	canceled := b.create(t, "canceled")
@@ -25,10 +26,11 @@ func TestOutcomeWaitsOutAnOutage(t *testing.T) {
 	g.awaitStart(t, canceled.GUID)
 	_, err := b.svc.Cancel(context.Background(), canceled.GUID)
 	require.NoError(t, err)
+	// The cancel has reached its work, which is still winding down.
+	require.Eventually(t, func() bool { return g.cause(canceled.GUID) != nil }, waitFor, time.Millisecond)
 	// The store goes down before either outcome is recorded.
 	b.store.down.Store(true)
 	close(g.release)
-	require.Eventually(t, func() bool { return g.cause(canceled.GUID) != nil }, waitFor, time.Millisecond)
 	// Down for a while: several tries fail.
 	require.Never(t, func() bool {
 		got, _ := b.store.Store.Get(context.Background(), ok.GUID)
