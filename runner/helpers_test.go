@@ -135,6 +135,13 @@ func (b *bundle) waitState(t *testing.T, guid string, state tasklife.State) *tas
 	return task
 }
 
+// waitCanceled waits until the task has ended FAILED "task was cancelled".
+func (b *bundle) waitCanceled(t *testing.T, guid string) {
+	t.Helper()
+	got := b.waitState(t, guid, tasklife.StateFailed)
+	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+}
+
 // gate is a Work whose runs block until released, and that says when each
 // started and what its context said.
 type gate struct {

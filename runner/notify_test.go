@@ -27,8 +27,7 @@ func TestNotifyDeliversACancelFromAnotherProcess(t *testing.T) {
 	other.Observe(func(_ context.Context, c tasklife.Change) { b.r.Notify(c.Task.GUID, c.To) })
 	_, err := other.Cancel(context.Background(), task.GUID)
 	require.NoError(t, err)
-	got := b.waitState(t, task.GUID, tasklife.StateFailed)
-	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	b.waitCanceled(t, task.GUID)
 	require.ErrorIs(t, g.cause(task.GUID), runner.ErrCanceled)
 }
 
@@ -42,8 +41,7 @@ func TestPollFindsACancelNobodyAnnounced(t *testing.T) {
 	g.awaitStart(t, task.GUID)
 	_, err := elsewhere(b).Cancel(context.Background(), task.GUID)
 	require.NoError(t, err)
-	got := b.waitState(t, task.GUID, tasklife.StateFailed)
-	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	b.waitCanceled(t, task.GUID)
 }
 
 // A PENDING task of this runner's, cancelled by another process before the
@@ -69,8 +67,7 @@ func TestNotifiedCancelOfAnUnqueuedTaskEndsIt(t *testing.T) {
 		require.NoError(t, err)
 		b.r.Notify(task.GUID, tasklife.StateCanceling)
 	}
-	got := b.waitState(t, mine.GUID, tasklife.StateFailed)
-	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	b.waitCanceled(t, mine.GUID)
 	require.Never(t, func() bool {
 		f, _ := b.svc.Get(context.Background(), foreign.GUID)
 		return f.State != tasklife.StateCanceling
