@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/runner"
 )
 
@@ -247,4 +248,27 @@ func TestTasksCreatedHereRunInCreationOrder(t *testing.T) {
 	for _, guid := range guids {
 		b.waitState(t, guid, tasklife.StateSucceeded)
 	}
+}
+
+// Bad input changes nothing: a nil Work is refused at once, and an
+// unrecorded outcome whose event ends no task is dropped, not applied.
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	svc := tasklife.New(memstore.New())
+	require.PanicsWithValue(t, "runner: New needs a Work", func() { runner.New(svc, nil, runner.Config{}) })
+
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+	require.NoError(t, err)
+	r := runner.New(svc, func(context.Context, *tasklife.Task) error { return nil }, runner.Config{
+		Unrecorded: []runner.Outcome{{GUID: task.GUID, Event: tasklife.EventStart}},
+		Logger:     quiet(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Run records what it was handed, starts nothing, and stops
+	require.NoError(t, r.Run(ctx))
+	got, err := svc.Get(context.Background(), task.GUID)
+	require.NoError(t, err)
+	require.Equal(t, tasklife.StatePending, got.State)
+	require.Equal(t, task.Version, got.Version)
+	require.ErrorContains(t, r.Run(context.Background()), "Run may be called once")
 }
