@@ -218,11 +218,16 @@ const staleRetries = 8
 const unavailableRetries = 2
 
 func (s *Service) transition(ctx context.Context, guid string, ev Event, reason string) (*Task, error) {
+	return s.step(ctx, guid, ev, reason, "")
+}
+
+// step runs ev on the task, fenced by owner when it is set.
+func (s *Service) step(ctx context.Context, guid string, ev Event, reason, owner string) (*Task, error) {
 	if guid == "" {
 		return nil, fmt.Errorf("%w: empty guid", ErrNotFound)
 	}
 	rule, _ := ruleFor(ev)
-	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason}
+	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason, Owner: owner}
 	lost := false // an earlier attempt may have committed without saying so
 	for stale, unavailable := 0, 0; stale < staleRetries; {
 		res, err := s.store.Transition(ctx, req)
@@ -252,6 +257,9 @@ func (s *Service) transition(ctx context.Context, guid string, ev Event, reason 
 			return res.Task, nil
 		case lifecycle.Invalid:
 			return nil, &TransitionError{GUID: guid, Event: ev, State: res.Task.State}
+		}
+		if owner != "" && res.Task.Owner != owner {
+			return nil, fmt.Errorf("%w: %s is held by %q", ErrNotOwner, guid, res.Task.Owner)
 		}
 		// Apply: the store refused a write its own answer allows (a
 		// snapshot read from before a concurrent commit). Ask again.

@@ -1,6 +1,9 @@
 package tasklife
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store persists tasks. The Service is the only caller a host needs; a Store
 // is what a host implements to keep tasks somewhere new. memstore and pgstore
@@ -40,8 +43,11 @@ type Store interface {
 	// req.To, FailureReason to req.FailureReason, UpdatedAt to the current
 	// time (always later than the previous UpdatedAt, by at least a
 	// microsecond if the clock has not moved on) and increments
-	// Version by one, all atomically with the check. It then returns the
-	// task as written and Applied=true.
+	// Version by one, all atomically with the check. A step to a terminal
+	// state also ends the task's lease (LeaseExpiresAt becomes zero; Owner
+	// stays, to say who ran it), and the store notes when a task enters
+	// CANCELING, for Expire's cancel deadline. It then returns the task as
+	// written and Applied=true.
 	//
 	// If the state is not one of req.From, the store writes nothing and
 	// returns the task with Applied=false: as it is now, or as it was at
@@ -50,6 +56,37 @@ type Store interface {
 	// may show a state that allows the event; the Service then asks again,
 	// so a store need not lock the row to read the winner's write.
 	Transition(ctx context.Context, req TransitionRequest) (TransitionResult, error)
+
+	// Claim takes PENDING tasks for req.Owner to run: up to req.Limit of
+	// them, oldest first (by CreatedAt, ties in creation order), or only
+	// among req.GUIDs when that is set. Each claimed task moves to RUNNING
+	// as one guarded step, exactly as Transition applies EventStart, and
+	// also gets Owner req.Owner and a lease until the store's now plus
+	// req.Lease. Concurrent claims, from any number of processes, never
+	// take the same task; a claim skips tasks another claim is taking
+	// rather than wait for it. It returns the claimed tasks as written,
+	// oldest first: none when nothing is PENDING.
+	Claim(ctx context.Context, req ClaimRequest) ([]*Task, error)
+
+	// Renew extends to the store's now plus lease the lease of every
+	// RUNNING or CANCELING task whose Owner is owner and whose lease has
+	// not run out, in one operation, and returns their GUIDs. A renewal is
+	// not a change: Version and UpdatedAt stay as they are.
+	Renew(ctx context.Context, owner string, lease time.Duration) ([]string, error)
+
+	// Expire ends up to req.Limit tasks whose time has run out, each by
+	// one guarded step as Transition makes it, and returns the changes it
+	// committed. In order of precedence:
+	//   - CANCELING for longer than req.CancelDeadline (when it is
+	//     positive): EventCanceled, FAILED with ReasonCanceled;
+	//   - RUNNING or CANCELING with a lease that has run out: EventFail,
+	//     FAILED with ReasonUnknownOutcome;
+	//   - PENDING for longer than req.PendingExpiry since it was created
+	//     (when it is positive): EventFail, FAILED with ReasonExpired.
+	// A task with no lease (started by Transition rather than claimed)
+	// never expires by lease. Expire must cost little when nothing has run
+	// out: an index, not a scan of every task.
+	Expire(ctx context.Context, req ExpireRequest) ([]Change, error)
 }
 
 // TransitionRequest is one guarded step for Store.Transition.
@@ -63,6 +100,10 @@ type TransitionRequest struct {
 	// FailureReason is written with the state: non-empty exactly when To is
 	// FAILED, already truncated to MaxFailureReasonBytes.
 	FailureReason string
+	// Owner, when set, fences the step: the guard holds only if the task's
+	// Owner is Owner too (see Claim), so an owner that lost a task can no
+	// longer write it. A refused step returns the task, Applied=false.
+	Owner string
 }
 
 // TransitionResult is what Store.Transition reports.

@@ -29,6 +29,12 @@ type Task struct {
 	UpdatedAt     time.Time
 	// Version starts at 1 and grows by one on every write.
 	Version int64
+	// Owner is the runner that claimed the task (see Service.Claim); empty
+	// if none did. It stays once the task has ended.
+	Owner string
+	// LeaseExpiresAt is when the owner's claim runs out unless renewed;
+	// zero when no lease covers the task (not claimed, or ended).
+	LeaseExpiresAt time.Time
 }
 
 // Clone returns a deep copy of t. Empty maps come back nil.

@@ -36,6 +36,13 @@ type Store struct {
 	order  atomic.Uint64 // creation order, for ties in list ordering
 	shards [numShards]shard
 	apps   [numShards]appShard
+
+	// The indexes of lease.go. Each is changed while the record's shard
+	// is locked, and locked after it.
+	pendMu  sync.Mutex
+	pending pendingQueue // PENDING records, oldest first
+	actMu   sync.Mutex
+	active  map[*record]string // RUNNING and CANCELING records, to their owner
 }
 
 type shard struct {
@@ -61,7 +68,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{seed: maphash.MakeSeed(), now: time.Now}
+	s := &Store{seed: maphash.MakeSeed(), now: time.Now, active: make(map[*record]string)}
 	for i := range s.shards {
 		s.shards[i].tasks = make(map[string]*record)
 		s.apps[i].seq = make(map[string]int64)
@@ -113,6 +120,7 @@ func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, e
 		r := newRecord(t, guid, seq, s.timestamp(0))
 		r.order = s.order.Add(1)
 		sh.tasks[r.guid()] = r // keyed by the blob's copy: no second string
+		s.queue(r)
 		out := r.task()
 		sh.mu.Unlock()
 		return out, nil
@@ -148,17 +156,41 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 		return tasklife.TransitionResult{}, tasklife.ErrNotFound
 	}
 	from := r.currentState()
-	if !slices.Contains(req.From, from) {
+	if !slices.Contains(req.From, from) || (req.Owner != "" && r.owner != req.Owner) {
 		return tasklife.TransitionResult{Task: r.task()}, nil
 	}
-	r.state = stateIndex(req.To)
+	s.move(r, req.To, req.FailureReason)
+	return tasklife.TransitionResult{Task: r.task(), From: from, Applied: true}, nil
+}
+
+// move writes r's new state, with its shard locked, and keeps the indexes
+// of lease.go up to date.
+func (s *Store) move(r *record, to tasklife.State, reason string) {
+	from := r.currentState()
+	r.state = stateIndex(to)
 	r.failure = ""
-	if req.To == tasklife.StateFailed {
-		r.failure = req.FailureReason
+	if to == tasklife.StateFailed {
+		r.failure = reason
 	}
 	r.updated = s.later(r.updated)
 	r.version++
-	return tasklife.TransitionResult{Task: r.task(), From: from, Applied: true}, nil
+	if from == tasklife.StatePending {
+		s.unqueue(r)
+	}
+	if to == tasklife.StateCanceling {
+		r.canceling = r.updated
+	}
+	switch {
+	case to.Terminal():
+		r.lease = 0
+		s.actMu.Lock()
+		delete(s.active, r)
+		s.actMu.Unlock()
+	case from == tasklife.StatePending:
+		s.actMu.Lock()
+		s.active[r] = r.owner
+		s.actMu.Unlock()
+	}
 }
 
 // List implements tasklife.Store. It read-locks every shard for the length

@@ -27,6 +27,10 @@ type record struct {
 	created     int64 // unix microseconds, UTC
 	updated     int64
 	order       uint64 // creation order, for ties in list ordering
+	owner       string // who claimed it; see lease.go
+	lease       int64  // unix microseconds the lease runs out; 0: none
+	canceling   int64  // unix microseconds it entered CANCELING
+	heapIndex   int    // its place in the pending queue, -1 when out; guarded by Store.pendMu
 	state       uint8  // index into states
 	hasDisk     bool
 }
@@ -78,6 +82,7 @@ func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
 		created:     now,
 		updated:     now,
 		state:       stateIndex(tasklife.StatePending),
+		heapIndex:   -1,
 	}
 	for i, s := range texts {
 		buf = append(buf, s...)
@@ -120,6 +125,10 @@ func (r *record) task() *tasklife.Task {
 		CreatedAt:                    time.UnixMicro(r.created).UTC(),
 		UpdatedAt:                    time.UnixMicro(r.updated).UTC(),
 		Version:                      r.version,
+		Owner:                        r.owner,
+	}
+	if r.lease != 0 {
+		t.LeaseExpiresAt = time.UnixMicro(r.lease).UTC()
 	}
 	if r.hasDisk {
 		d := r.disk

@@ -19,7 +19,9 @@ type naiveStore struct {
 	tasks map[string]*tasklife.Task
 	order map[string]int
 	seq   map[string]int64
-	fault string
+	// canceling is when each task entered CANCELING.
+	canceling map[string]time.Time
+	fault     string
 }
 
 const (
@@ -30,7 +32,7 @@ const (
 )
 
 func newNaiveStore(fault string) *naiveStore {
-	return &naiveStore{tasks: map[string]*tasklife.Task{}, order: map[string]int{}, seq: map[string]int64{}, fault: fault}
+	return &naiveStore{tasks: map[string]*tasklife.Task{}, order: map[string]int{}, seq: map[string]int64{}, canceling: map[string]time.Time{}, fault: fault}
 }
 
 func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
@@ -87,20 +89,14 @@ func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequ
 	if s.fault == faultFailedToCancel && req.Event == tasklife.EventCancel {
 		from = append(slices.Clone(from), tasklife.StateFailed)
 	}
-	if !slices.Contains(from, t.State) {
+	if !slices.Contains(from, t.State) || (req.Owner != "" && t.Owner != req.Owner) {
 		if s.fault == faultNoOpBumpsUpdated {
 			t.UpdatedAt = time.Now().UTC().Add(time.Millisecond)
 		}
 		return tasklife.TransitionResult{Task: t.Clone()}, nil
 	}
-	prev, prevUpdated := t.State, t.UpdatedAt
-	t.State = req.To
-	t.FailureReason = req.FailureReason
-	t.UpdatedAt = time.Now().UTC()
-	if !t.UpdatedAt.After(prevUpdated) {
-		t.UpdatedAt = prevUpdated.Add(time.Microsecond)
-	}
-	t.Version++
+	prev := t.State
+	s.write(t, req.To, req.FailureReason)
 	return tasklife.TransitionResult{Task: t.Clone(), From: prev, Applied: true}, nil
 }
 

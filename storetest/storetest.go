@@ -7,9 +7,9 @@
 //		storetest.Run(t, func(t *testing.T) tasklife.Store { return mystore.New(t) })
 //	}
 //
-// newStore is called once per subtest and must return an empty store (or one
-// whose other tasks belong to other apps: the suite always uses fresh app
-// GUIDs); register cleanup with t.Cleanup.
+// newStore is called once per subtest and must return an empty store (the
+// claim and expiry tests act on every task in it); register cleanup with
+// t.Cleanup.
 package storetest
 
 import (
@@ -51,6 +51,15 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListOrder", testListOrder},
 		{"ListPagination", testListPagination},
 		{"StateMachine", testStateMachine},
+		{"ClaimOldestFirst", testClaimOldestFirst},
+		{"ClaimGUIDs", testClaimGUIDs},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"Renew", testRenew},
+		{"Fencing", testFencing},
+		{"ExpireLease", testExpireLease},
+		{"ExpireCancelDeadline", testExpireCancelDeadline},
+		{"ExpirePending", testExpirePending},
+		{"ExpireLimit", testExpireLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
