@@ -13,8 +13,13 @@ var (
 	// ErrShutdown: the runner is stopping; it records the task canceled.
 	ErrShutdown = errors.New("runner: the runner is stopping")
 	// ErrTaskEnded: the task was ended by someone else (it is SUCCEEDED or
-	// FAILED already), so the work's outcome will not be recorded.
+	// FAILED already: its lease or its cancel deadline ran out, say), so
+	// the work's outcome will not be recorded.
 	ErrTaskEnded = errors.New("runner: the task was ended elsewhere")
+	// ErrTimedOut: the work ran longer than its maximum run time (see
+	// Config.MaxRunTime); the runner records the task FAILED with
+	// tasklife.ReasonTimedOut.
+	ErrTimedOut = errors.New("runner: the task ran longer than its maximum run time")
 )
 
 // Failure returns an error whose text is reason, the failure reason a Work

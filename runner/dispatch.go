@@ -2,118 +2,157 @@ package runner
 
 import (
 	"context"
+	"time"
 
 	"github.com/tasklife/tasklife"
 )
 
-// queueLimit bounds the tasks held in memory waiting for a slot; beyond it,
-// tasks stay in the store and are listed again when there is room. One list
-// page holds them all.
-func (r *Runner) queueLimit() int {
-	return min(max(4*r.cfg.MaxRunning, 64), tasklife.MaxPerPage)
-}
-
-// dispatch starts queued tasks while there are free slots, listing PENDING
-// tasks from the store when the queue runs dry and it may hold more.
+// dispatch claims PENDING tasks while there are free slots and the store may
+// hold some, and starts their work. A claim that takes fewer tasks than it
+// asked for found the store empty: the next create, Notify or poll makes
+// the runner look again.
 func (r *Runner) dispatch(ctx context.Context) {
 	for ctx.Err() == nil {
 		r.mu.Lock()
-		if r.stopped || len(r.runs) >= r.cfg.MaxRunning {
+		free := min(r.cfg.MaxRunning-len(r.runs), tasklife.MaxPerPage)
+		if r.stopped || free <= 0 || !r.more {
 			r.mu.Unlock()
 			return
 		}
-		if len(r.queue) == 0 {
-			refill := r.refill
-			r.refill = false
-			r.mu.Unlock()
-			if !refill || !r.list() {
-				return
-			}
-			continue
+		r.more = false
+		r.claiming++
+		r.mu.Unlock()
+
+		tasks, full, err := r.claim(free)
+
+		r.mu.Lock()
+		r.claiming--
+		if err != nil {
+			r.retryClaimLocked()
+		} else {
+			r.claimFails = 0
 		}
-		for len(r.queue) > 0 && len(r.runs) < r.cfg.MaxRunning {
-			t := r.queue[0]
-			r.queue = r.queue[1:]
-			delete(r.queued, t.GUID)
+		for _, t := range tasks {
 			r.startLocked(t)
 		}
+		r.applyEarlyLocked()
+		if full {
+			r.more = true // more may be waiting
+		}
 		r.mu.Unlock()
+		if !full {
+			return
+		}
 	}
 }
 
-// list queues the oldest PENDING tasks the runner accepts and does not hold,
-// and reports whether it queued any. While it runs, tasks created in this
-// process are left for the next list, which finds them in creation order.
-func (r *Runner) list() bool {
-	r.mu.Lock()
-	r.listing = true
-	r.mu.Unlock()
-	defer func() {
+// retryClaimLocked makes the runner claim again after a wait that grows
+// with each failed claim: a task accepted with 202 is started once the
+// store is back, not at the next poll.
+func (r *Runner) retryClaimLocked() {
+	if r.claimRetry != nil || r.stopped {
+		return
+	}
+	r.claimRetry = time.AfterFunc(retryWait(r.claimFails), func() {
 		r.mu.Lock()
-		r.listing = false
+		r.claimRetry = nil
+		r.more = true
 		r.mu.Unlock()
-	}()
-	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StatePending}, PerPage: r.queueLimit()}
-	added := false
-	for q.Page = 1; ; q.Page++ {
-		ctx, cancel := r.storeCtx()
-		page, err := r.svc.List(ctx, q)
-		cancel()
+		r.poke()
+	})
+	r.claimFails++
+}
+
+// claim takes up to n PENDING tasks for this runner, and reports whether
+// the store may hold more.
+func (r *Runner) claim(n int) ([]*tasklife.Task, bool, error) {
+	ctx, cancel := r.storeCtx()
+	defer cancel()
+	req := tasklife.ClaimRequest{Owner: r.cfg.Owner, Lease: r.cfg.Lease, Limit: n}
+	if r.cfg.Accept != nil {
+		guids, err := r.acceptedPending(ctx, n)
 		if err != nil {
-			r.log.Warn("runner: PENDING tasks could not be listed; trying again at the next poll", "error", err)
-			r.mu.Lock()
-			r.refill = true
-			r.mu.Unlock()
-			return added
+			r.logClaimError("PENDING tasks could not be listed; trying again", err)
+			return nil, false, err
 		}
-		var accepted []*tasklife.Task
+		if len(guids) == 0 {
+			return nil, false, nil
+		}
+		req.GUIDs = guids
+	}
+	tasks, err := r.svc.Claim(ctx, req)
+	if err != nil {
+		// A claim whose answer was lost may have taken tasks: the
+		// heartbeat finds them among the leases this runner holds.
+		r.logClaimError("PENDING tasks could not be claimed; trying again", err)
+		return nil, false, err
+	}
+	if req.GUIDs != nil {
+		// Others may have claimed some of those listed: more may wait.
+		return tasks, len(req.GUIDs) == n, nil
+	}
+	return tasks, len(tasks) == n, nil
+}
+
+// logClaimError logs the first of a run of failed claims, and every tenth.
+func (r *Runner) logClaimError(msg string, err error) {
+	r.mu.Lock()
+	fails := r.claimFails
+	r.mu.Unlock()
+	if fails%10 == 0 {
+		r.log.Warn("runner: "+msg, "error", err, "tries", fails+1)
+	}
+}
+
+// acceptedPending lists PENDING tasks, oldest first, and returns the guids
+// of up to n of them that Accept accepts.
+func (r *Runner) acceptedPending(ctx context.Context, n int) ([]string, error) {
+	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StatePending}, PerPage: tasklife.MaxPerPage}
+	var guids []string
+	for q.Page = 1; ; q.Page++ {
+		page, err := r.svc.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
 		for _, t := range page.Tasks {
 			if r.cfg.Accept(t) {
-				accepted = append(accepted, t)
+				if guids = append(guids, t.GUID); len(guids) == n {
+					return guids, nil
+				}
 			}
 		}
-		r.mu.Lock()
-		for _, t := range accepted {
-			// A task whose outcome is on its way may still show PENDING
-			// in a page read before it started: never take it twice.
-			_, recording := r.unrecorded[t.GUID]
-			if r.runs[t.GUID] == nil && !r.queued[t.GUID] && !recording && len(r.queue) < r.queueLimit() {
-				r.queue = append(r.queue, t)
-				r.queued[t.GUID] = true
-				added = true
-			}
-		}
-		full := len(r.queue) >= r.queueLimit()
-		if full {
-			// More may wait in the store: until a list has found them,
-			// new tasks are not queued ahead of them.
-			r.refill = true
-		}
-		r.mu.Unlock()
-		if full || len(page.Tasks) < q.PerPage {
-			return added
+		if len(page.Tasks) < q.PerPage {
+			return guids, nil
 		}
 	}
 }
 
-// created queues a task created in this process, if it may go straight to
-// the back of the queue; if not, a later list finds it in its place.
+// created makes the runner look for PENDING tasks: one was created in this
+// process.
 func (r *Runner) created(t *tasklife.Task) {
-	if !r.cfg.Accept(t) {
+	if !r.accepts(t) {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.running || r.stopped || r.queued[t.GUID] || r.runs[t.GUID] != nil {
+	if !r.running || r.stopped {
 		return
 	}
-	if r.refill || r.listing || len(r.queue) >= r.queueLimit() {
-		// Older PENDING tasks may be waiting in the store, or in a list
-		// under way: keep the order.
-		r.refill = true
-	} else {
-		r.queue = append(r.queue, t.Clone())
-		r.queued[t.GUID] = true
-	}
+	r.more = true
 	r.poke()
+}
+
+// applyEarlyLocked acts on the changes heard, while claims were under way,
+// of tasks the claims may have returned: a cancel that committed between a
+// claim and the start of its work still reaches the work.
+func (r *Runner) applyEarlyLocked() {
+	if r.claiming > 0 {
+		return // a claim under way may still return some of them
+	}
+	for guid, state := range r.early {
+		if run := r.runs[guid]; run != nil {
+			r.changedRunLocked(run, state)
+		}
+	}
+	clear(r.early)
 }

@@ -76,6 +76,27 @@ func (o *outage) Transition(ctx context.Context, req tasklife.TransitionRequest)
 	return o.Store.Transition(ctx, req)
 }
 
+func (o *outage) Claim(ctx context.Context, req tasklife.ClaimRequest) ([]*tasklife.Task, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.Claim(ctx, req)
+}
+
+func (o *outage) Renew(ctx context.Context, owner string, lease time.Duration) ([]string, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.Renew(ctx, owner, lease)
+}
+
+func (o *outage) Expire(ctx context.Context, req tasklife.ExpireRequest) ([]tasklife.Change, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Store.Expire(ctx, req)
+}
+
 // bundle is one runner over a memstore that can be taken down.
 type bundle struct {
 	store *outage
@@ -208,13 +229,33 @@ func (b *bundle) warmUp(t *testing.T) {
 	}, waitFor, time.Millisecond, "Run never ran a task")
 }
 
-// hooked is a Store whose List and Transition a test can intercept, to pin
-// an interleaving.
+// hooked is a Store whose List, Transition and Claim a test can intercept,
+// to pin an interleaving.
 type hooked struct {
 	tasklife.Store
 	mu          sync.Mutex
 	afterList   func(q tasklife.ListQuery, p *tasklife.Page)
 	beforeTrans func(ctx context.Context, req tasklife.TransitionRequest) error
+	afterClaim  func(claimed []*tasklife.Task) error
+}
+
+func (h *hooked) Claim(ctx context.Context, req tasklife.ClaimRequest) ([]*tasklife.Task, error) {
+	claimed, err := h.Store.Claim(ctx, req)
+	h.mu.Lock()
+	f := h.afterClaim
+	h.mu.Unlock()
+	if err == nil && f != nil && len(claimed) > 0 {
+		if err := f(claimed); err != nil {
+			return nil, err
+		}
+	}
+	return claimed, err
+}
+
+func (h *hooked) onClaim(f func([]*tasklife.Task) error) {
+	h.mu.Lock()
+	h.afterClaim = f
+	h.mu.Unlock()
 }
 
 func (h *hooked) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/tasklife/tasklife"
 )
@@ -21,6 +20,8 @@ func (r *Runner) observe(_ context.Context, c tasklife.Change) {
 
 // Notify tells the runner that the task guid is now in state, for changes
 // the Service's observer cannot hear: those committed by another process.
+// A PENDING state makes the runner claim tasks at once rather than at its
+// next poll.
 // With pgstore, call it from Store.Listen's Handle:
 //
 //	go store.Listen(ctx, pgstore.ListenOptions{Handle: func(_ context.Context, n pgstore.Notification) {
@@ -34,9 +35,9 @@ func (r *Runner) Notify(guid string, state tasklife.State) {
 	r.changed(guid, state, nil)
 }
 
-// changed acts on a task's new state: a cancel reaches its work, or ends it
-// if it never started; a task ended by someone else stops its work. t is
-// the task when known.
+// changed acts on a task's new state: a cancel reaches its work; a task
+// ended by someone else stops its work; a cancelled task that no runner
+// claimed is ended. t is the task when known.
 func (r *Runner) changed(guid string, state tasklife.State, t *tasklife.Task) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -44,39 +45,50 @@ func (r *Runner) changed(guid string, state tasklife.State, t *tasklife.Task) {
 		return
 	}
 	if run := r.runs[guid]; run != nil {
-		switch {
-		case state == tasklife.StateCanceling:
-			r.interruptLocked(run, ErrCanceled)
-		case state.Terminal():
-			r.interruptLocked(run, ErrTaskEnded)
-		}
+		r.changedRunLocked(run, state)
 		return
+	}
+	if state == tasklife.StatePending {
+		r.more = true // one to claim, perhaps
+		r.poke()
+		return
+	}
+	if r.claiming > 0 && state != tasklife.StateRunning {
+		r.early[guid] = state // a claim under way may be taking it
 	}
 	if _, ok := r.unrecorded[guid]; ok || state != tasklife.StateCanceling {
 		return // its outcome is on its way, or there is nothing to do
 	}
-	// A cancel of a task no work holds: it never started here.
-	if i := slices.IndexFunc(r.queue, func(q *tasklife.Task) bool { return q.GUID == guid }); i >= 0 {
-		t = r.queue[i] // accepted when it was queued
-		r.queue = slices.Delete(r.queue, i, i+1)
-		delete(r.queued, guid)
-		r.recordLocked(Outcome{GUID: guid, Name: t.Name, Event: tasklife.EventCanceled})
-		return
-	}
 	if t == nil {
-		// Heard of elsewhere, and not queued here: look it up, since no
-		// list of PENDING tasks will find it any more.
+		// Heard of elsewhere: look it up, to know whose it is.
 		r.goLocked(func() { r.lookUp(guid) })
 		return
 	}
 	r.goLocked(func() { r.endIfMine(t.Clone()) })
 }
 
-// endIfMine ends a CANCELING task that no work holds, if the runner
+// changedRunLocked acts on a new state of a task whose work runs here.
+func (r *Runner) changedRunLocked(run *run, state tasklife.State) {
+	switch {
+	case state == tasklife.StateCanceling:
+		r.interruptLocked(run, ErrCanceled)
+	case state.Terminal():
+		if run.interrupted && !run.returned && !run.finished.Load() {
+			// Ended while its work was being stopped: its cancel
+			// deadline passed, or it was taken from this runner. The
+			// work is stopped hard now, without waiting for its grace.
+			r.goLocked(func() { r.hardStopRun(run) })
+		}
+		r.interruptLocked(run, ErrTaskEnded)
+	}
+}
+
+// endIfMine ends a CANCELING task that no work here holds, if no other
+// runner claimed it (its owner, or its deadline, ends it) and this runner
 // accepts it. Accept is asked without the lock, so the task is checked
 // again after.
 func (r *Runner) endIfMine(t *tasklife.Task) {
-	if !r.cfg.Accept(t) {
+	if t.Owner != "" && t.Owner != r.cfg.Owner || !r.accepts(t) {
 		return
 	}
 	r.mu.Lock()
@@ -84,11 +96,13 @@ func (r *Runner) endIfMine(t *tasklife.Task) {
 	if _, ok := r.unrecorded[t.GUID]; ok || r.runs[t.GUID] != nil {
 		return
 	}
-	if i := slices.IndexFunc(r.queue, func(q *tasklife.Task) bool { return q.GUID == t.GUID }); i >= 0 {
-		r.queue = slices.Delete(r.queue, i, i+1)
-		delete(r.queued, t.GUID)
+	if t.Owner != "" && r.claiming > 0 {
+		// Claimed here, by a claim that has not returned yet: its work
+		// hears of the cancel once it is started.
+		r.early[t.GUID] = tasklife.StateCanceling
+		return
 	}
-	r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+	r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled, Owner: t.Owner})
 }
 
 // lookUp reads a task whose cancel was heard of through Notify, trying
@@ -122,10 +136,8 @@ func (r *Runner) lookUp(guid string) {
 func (r *Runner) reconcile() {
 	r.mu.Lock()
 	guids := make([]string, 0, len(r.runs))
-	for guid, run := range r.runs {
-		if run.running {
-			guids = append(guids, guid)
-		}
+	for guid := range r.runs {
+		guids = append(guids, guid)
 	}
 	r.mu.Unlock()
 	for len(guids) > 0 {
@@ -145,10 +157,11 @@ func (r *Runner) reconcile() {
 	}
 }
 
-// sweep ends the CANCELING tasks the runner accepts that no work holds: a
-// cancel it could not hear (made while no Run was running, or announced
-// while the store was down) ends here, so no task stays CANCELING for want
-// of its runner.
+// sweep ends the CANCELING tasks the runner accepts that no runner claimed
+// (cancelled while PENDING): a cancel it could not hear (made while no Run
+// was running, or announced while the store was down) ends here, so no task
+// stays CANCELING for want of a runner. Claimed ones are their owner's, or
+// their cancel deadline's.
 func (r *Runner) sweep() {
 	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StateCanceling}, PerPage: tasklife.MaxPerPage}
 	for q.Page = 1; ; q.Page++ {

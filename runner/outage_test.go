@@ -85,7 +85,7 @@ func TestUnrecordedOutcomesPassToTheNextRun(t *testing.T) {
 	err := b.shutdown(t)
 	var ue *runner.UnrecordedError
 	require.ErrorAs(t, err, &ue)
-	require.Equal(t, []runner.Outcome{{GUID: task.GUID, Name: "orphan", Event: tasklife.EventSucceed}}, ue.Outcomes)
+	require.Equal(t, []runner.Outcome{{GUID: task.GUID, Name: "orphan", Event: tasklife.EventSucceed, Owner: b.r.Owner()}}, ue.Outcomes)
 	require.Contains(t, ue.Error(), task.GUID)
 	got, err := b.store.Store.Get(context.Background(), task.GUID)
 	require.NoError(t, err)

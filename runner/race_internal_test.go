@@ -20,8 +20,9 @@ func TestACancelAfterTheWorkReturnedKeepsSucceed(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
 	svc := tasklife.New(mem)
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
 	r := New(svc, func(context.Context, *tasklife.Task) error {
+		close(started)
 		<-release
 		return nil
 	}, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -32,15 +33,10 @@ func TestACancelAfterTheWorkReturnedKeepsSucceed(t *testing.T) {
 
 	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
 	require.NoError(t, err)
-	var held *run
-	require.Eventually(t, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		held = r.runs[task.GUID]
-		return held != nil && held.running
-	}, 20*time.Second, time.Millisecond)
-
+	<-started
 	r.mu.Lock()
+	held := r.runs[task.GUID]
+	require.NotNil(t, held)
 	close(release)
 	// The work returns; execute now waits for the lock.
 	require.Eventually(t, held.finished.Load, 20*time.Second, time.Millisecond)

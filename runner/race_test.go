@@ -6,8 +6,6 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,89 +17,68 @@ import (
 	"github.com/tasklife/tasklife/runner"
 )
 
-// A list page read while a task was still PENDING, merged after its work
-// returned, must not start it again (Start on RUNNING is a no-op success).
-func TestAStaleListNeverRunsTheWorkTwice(t *testing.T) {
+// A cancel that commits after a claim took the task, but before the claim
+// has returned and the work started, still reaches the work: it never
+// runs, and the task ends canceled. Heard here (the Service's observer) and
+// from elsewhere (Notify).
+func TestACancelBetweenAClaimAndItsWorkReachesIt(t *testing.T) {
+	t.Parallel()
+	for _, heard := range []string{"observer", "notify"} {
+		t.Run(heard, func(t *testing.T) {
+			t.Parallel()
+			mem := memstore.New()
+			h := &hooked{Store: mem}
+			svc := tasklife.New(h)
+			var runs atomic.Int32
+			r := runner.New(svc, func(context.Context, *tasklife.Task) error {
+				runs.Add(1)
+				return nil
+			}, runner.Config{PollInterval: time.Hour, Logger: quiet()})
+			h.onClaim(func(claimed []*tasklife.Task) error {
+				guid := claimed[0].GUID
+				if heard == "observer" {
+					_, err := svc.Cancel(context.Background(), guid)
+					return err
+				}
+				_, err := tasklife.New(mem).Cancel(context.Background(), guid)
+				r.Notify(guid, tasklife.StateCanceling)
+				return err
+			})
+			start(t, r)
+			task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return stateOf(t, mem, task.GUID) == tasklife.StateFailed }, waitFor, time.Millisecond)
+			got, err := mem.Get(context.Background(), task.GUID)
+			require.NoError(t, err)
+			require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+			require.Zero(t, runs.Load(), "the work ran after its task was cancelled")
+		})
+	}
+}
+
+// A claim whose answer was lost took the task all the same: the runner
+// finds it among the leases it holds, and runs it, once.
+func TestAClaimWhoseAnswerWasLostStillRunsTheTask(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
 	h := &hooked{Store: mem}
 	svc := tasklife.New(h)
 	var runs atomic.Int32
-	worked := make(chan struct{}, 10)
-	r := runner.New(svc, func(context.Context, *tasklife.Task) error {
+	var lost atomic.Bool
+	h.onClaim(func([]*tasklife.Task) error {
+		if lost.CompareAndSwap(false, true) {
+			return tasklife.ErrUnavailable
+		}
+		return nil
+	})
+	start(t, runner.New(svc, func(context.Context, *tasklife.Task) error {
 		runs.Add(1)
-		worked <- struct{}{}
 		return nil
-	}, runner.Config{MaxRunning: 2, PollInterval: 5 * time.Millisecond, Logger: quiet()})
-
-	a, err := tasklife.New(mem).Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+	}, runner.Config{PollInterval: time.Hour, Lease: 300 * time.Millisecond, Logger: quiet()}))
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
 	require.NoError(t, err)
-	startHeld, releaseStart := make(chan struct{}), make(chan struct{})
-	succeedTried, releaseSucceed := make(chan struct{}), make(chan struct{})
-	var startOnce, succeedOnce sync.Once
-	h.onTransition(func(_ context.Context, req tasklife.TransitionRequest) error {
-		switch req.Event {
-		case tasklife.EventStart:
-			startOnce.Do(func() { close(startHeld); <-releaseStart })
-		case tasklife.EventSucceed:
-			succeedOnce.Do(func() { close(succeedTried); <-releaseSucceed })
-		}
-		return nil
-	})
-	listHeld, releaseList := make(chan struct{}), make(chan struct{})
-	var listOnce sync.Once
-	stop := start(t, r)
-	<-startHeld // A is being started: PENDING in the store
-	h.onList(func(q tasklife.ListQuery, p *tasklife.Page) {
-		if slices.Equal(q.States, []tasklife.State{tasklife.StatePending}) && slices.ContainsFunc(p.Tasks, func(t *tasklife.Task) bool { return t.GUID == a.GUID }) {
-			listOnce.Do(func() { close(listHeld); <-releaseList })
-		}
-	})
-	<-listHeld // a poll read A as PENDING
-	close(releaseStart)
-	<-worked
-	<-succeedTried // the outcome is on its way
-	close(releaseList)
-	require.Never(t, func() bool { return runs.Load() > 1 }, 100*time.Millisecond, time.Millisecond, "A's work ran twice")
-	close(releaseSucceed)
-	require.Eventually(t, func() bool { return stateOf(t, mem, a.GUID) == tasklife.StateSucceeded }, waitFor, time.Millisecond)
-	require.NoError(t, stop())
+	require.Eventually(t, func() bool { return stateOf(t, mem, task.GUID) == tasklife.StateSucceeded }, waitFor, time.Millisecond)
 	require.EqualValues(t, 1, runs.Load())
-}
-
-// A task created in this process while a list is under way goes behind the
-// older tasks that list returns.
-func TestACreateDuringAListKeepsCreationOrder(t *testing.T) {
-	t.Parallel()
-	mem := memstore.New()
-	h := &hooked{Store: mem}
-	svc := tasklife.New(h)
-	g := newGate()
-	close(g.release)
-	older, err := tasklife.New(mem).Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
-	require.NoError(t, err)
-	listHeld, releaseList := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	h.onList(func(q tasklife.ListQuery, _ *tasklife.Page) {
-		if slices.Equal(q.States, []tasklife.State{tasklife.StatePending}) {
-			once.Do(func() { close(listHeld); <-releaseList })
-		}
-	})
-	start(t, runner.New(svc, g.work, runner.Config{MaxRunning: 1, PollInterval: time.Hour, Logger: quiet()}))
-	<-listHeld // Run's first list has read [older]
-	newer, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
-	require.NoError(t, err)
-	close(releaseList)
-	var order []string
-	for range 2 {
-		select {
-		case guid := <-g.started:
-			order = append(order, guid)
-		case <-time.After(waitFor):
-			t.Fatalf("only %d tasks started", len(order))
-		}
-	}
-	require.Equal(t, []string{older.GUID, newer.GUID}, order)
 }
 
 // A MaxRunning larger than a list page still runs tasks.
@@ -168,31 +145,6 @@ func TestACancelNotifiedDuringAnOutageEndsTheTaskOnceBack(t *testing.T) {
 		50*time.Millisecond, time.Millisecond)
 	b.store.down.Store(false)
 	b.waitState(t, task.GUID, tasklife.StateFailed)
-}
-
-// A task cancelled while its start waits out an outage, then a stop: the
-// cancel is recorded, not left for nobody.
-func TestACancelDuringAStartRetryIsRecordedAtStop(t *testing.T) {
-	t.Parallel()
-	mem := memstore.New()
-	h := &hooked{Store: mem}
-	svc := tasklife.New(h)
-	startTried := make(chan struct{}, 100)
-	h.onTransition(func(_ context.Context, req tasklife.TransitionRequest) error {
-		if req.Event == tasklife.EventStart {
-			startTried <- struct{}{}
-			return tasklife.ErrUnavailable
-		}
-		return nil
-	})
-	stop := start(t, runner.New(svc, func(context.Context, *tasklife.Task) error { return nil }, runner.Config{Logger: quiet()}))
-	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
-	require.NoError(t, err)
-	<-startTried
-	_, err = svc.Cancel(context.Background(), task.GUID)
-	require.NoError(t, err)
-	require.NoError(t, stop())
-	require.Equal(t, tasklife.StateFailed, stateOf(t, mem, task.GUID))
 }
 
 // A store that hangs cannot hold a stop up past Grace + StopTimeout.

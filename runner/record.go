@@ -18,6 +18,9 @@ type Outcome struct {
 	Name   string         `json:"name,omitempty"`
 	Event  tasklife.Event `json:"event"`
 	Reason string         `json:"reason,omitempty"`
+	// Owner is the runner that claimed the task, whose write it is
+	// (tasklife.Service.ApplyAs); empty for a task no runner claimed.
+	Owner string `json:"owner,omitempty"`
 }
 
 // UnrecordedError is what Run returns when the store would not take some
@@ -105,9 +108,10 @@ func (r *Runner) attempt(o *Outcome, try int, log *slog.Logger) error {
 			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason, "event", string(o.Event))
 			r.recorded(o.GUID)
 			return nil
-		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
-			// Someone else ended (or deleted) the task: its state stands.
-			log.Warn("task outcome not recorded: the task was ended elsewhere", "event", string(o.Event), "error", err)
+		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound) || errors.Is(err, tasklife.ErrNotOwner):
+			// Someone else ended (or deleted) the task, or it was taken
+			// from this runner: its state stands.
+			log.Warn("task outcome refused: the task was ended elsewhere", "event", string(o.Event), "error", err)
 			r.recorded(o.GUID)
 			return nil
 		case errors.Is(err, tasklife.ErrInvalidInput) && o.Reason != reasonUnstorable:
@@ -130,11 +134,17 @@ func (r *Runner) attempt(o *Outcome, try int, log *slog.Logger) error {
 func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
 	ctx, cancel := r.storeCtx()
 	defer cancel()
-	t, err := r.svc.Apply(ctx, o.GUID, o.Event, o.Reason)
+	step := func() (*tasklife.Task, error) {
+		if o.Owner != "" {
+			return r.svc.ApplyAs(ctx, o.Owner, o.GUID, o.Event, o.Reason)
+		}
+		return r.svc.Apply(ctx, o.GUID, o.Event, o.Reason)
+	}
+	t, err := step()
 	var te *tasklife.TransitionError
 	if o.Event == tasklife.EventCanceled && errors.As(err, &te) && !te.State.Terminal() {
 		if _, err = r.svc.Cancel(ctx, o.GUID); err == nil {
-			t, err = r.svc.Canceled(ctx, o.GUID)
+			t, err = step()
 		}
 	}
 	return t, err

@@ -14,7 +14,7 @@ import (
 	"github.com/tasklife/tasklife/internal/logname"
 )
 
-// run is one task the runner has taken, from its start until its work
+// run is one task the runner has claimed, from its claim until its work
 // returns. Its fields are guarded by the Runner's mu, but for finished.
 type run struct {
 	task   *tasklife.Task
@@ -31,19 +31,34 @@ type run struct {
 	// the lock: a cancel that comes after it did not reach the work.
 	finished atomic.Bool
 
-	running     bool // the task is RUNNING and its work may run
+	timer *time.Timer // its maximum run time, if it has one
+
 	returned    bool // execute is done with the work, or it never ran
 	interrupted bool // the context was cancelled before the work returned
 	overdue     bool // the work outlived its grace; Run no longer waits for it
+	hardStopped bool // HardStop was called for it
 }
 
-// startLocked takes t: it holds a slot until t's work returns.
+// startLocked runs the work of t, a task it has claimed: it holds a slot
+// until the work returns.
 func (r *Runner) startLocked(t *tasklife.Task) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	run := &run{task: t, ctx: ctx, cancel: cancel, done: make(chan struct{}), over: make(chan struct{}), stopped: make(chan struct{})}
 	r.runs[t.GUID] = run
 	r.active++
 	go r.execute(run)
+}
+
+// maxRunTime is how long t's work may run; 0 is no limit.
+func (r *Runner) maxRunTime(t *tasklife.Task) time.Duration {
+	d := time.Duration(0)
+	if r.cfg.Timeout != nil {
+		d = r.cfg.Timeout(t)
+	}
+	if d == 0 {
+		d = r.cfg.MaxRunTime
+	}
+	return max(d, 0)
 }
 
 func (run *run) markStopped() { run.stoppedOnce.Do(func() { close(run.stopped) }) }
@@ -59,7 +74,7 @@ func (r *Runner) interruptLocked(run *run, cause error) {
 	r.goLocked(func() { r.watchGrace(run) })
 }
 
-// execute starts the task, runs its work and hands its outcome to record.
+// execute runs the claimed task's work and hands its outcome to record.
 func (r *Runner) execute(run *run) {
 	t := run.task
 	log := r.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
@@ -68,6 +83,9 @@ func (r *Runner) execute(run *run) {
 		run.cancel(nil)
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		if run.timer != nil {
+			run.timer.Stop()
+		}
 		run.returned = true
 		close(run.done)
 		delete(r.runs, t.GUID)
@@ -77,108 +95,71 @@ func (r *Runner) execute(run *run) {
 		r.poke()
 	}()
 
-	started := r.start(run, log)
-	if started == nil {
-		return
-	}
+	limit := r.maxRunTime(t)
 	r.mu.Lock()
 	if run.interrupted {
-		// Cancelled while it was being started: the work never runs.
+		// Cancelled, or ended, before its work started: it never runs.
 		run.returned = true
-		r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
+		if o, ok := r.outcomeLocked(run, false, nil); ok {
+			r.recordLocked(o)
+		}
 		r.mu.Unlock()
-		log.Info("task cancelled before its work started")
+		log.Info("task's work not started: the task was cancelled or ended first")
 		return
 	}
-	run.running = true
+	if limit > 0 {
+		run.timer = time.AfterFunc(limit, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.interruptLocked(run, ErrTimedOut)
+		})
+	}
 	r.mu.Unlock()
 	log.Info("task started")
 
-	err := r.callWork(run.ctx, started, log)
+	err := r.callWork(run.ctx, t, log)
 	run.finished.Store(true)
 	run.markStopped()
 	completed, err := unmark(err)
-	o := Outcome{GUID: t.GUID, Name: t.Name}
 	r.mu.Lock()
 	run.returned = true
-	overdue, interrupted := run.overdue, run.interrupted
-	ended := errors.Is(context.Cause(run.ctx), ErrTaskEnded)
-	switch {
-	case overdue || (interrupted && ended):
-	case interrupted && !completed:
-		o.Event = tasklife.EventCanceled
-	case err == nil:
-		o.Event = tasklife.EventSucceed
-	default:
-		o.Event, o.Reason = tasklife.EventFail, reasonOf(err)
-	}
-	claimed := o.Event != "" && r.claimLocked(o)
+	o, ok := r.outcomeLocked(run, completed, err)
+	claimed := ok && r.claimLocked(o)
+	overdue, ended := run.overdue, errors.Is(context.Cause(run.ctx), ErrTaskEnded)
 	r.mu.Unlock()
 	if claimed {
 		r.recordHere(o) // while the run still holds its slot and its count
 	}
 	switch {
 	case overdue:
-		log.Warn("task's work returned after its grace period; its task was recorded canceled then")
-	case interrupted && ended:
+		log.Warn("task's work returned after its grace period; its outcome was recorded then")
+	case ended:
 		log.Info("task's work stopped: the task was ended elsewhere")
 	case o.Event == tasklife.EventFail:
 		log.Info("task's work failed", "error", err)
 	}
 }
 
-// start moves the task to RUNNING, trying again while the store is
-// unavailable: a task accepted with 202 is never failed for a brief outage.
-// It returns the task as started, or nil if it must not run (the outcome, if
-// one is due, is handed to record).
-func (r *Runner) start(run *run, log *slog.Logger) *tasklife.Task {
-	t := run.task
-	for try := 0; ; try++ {
-		select {
-		case <-r.stopCtx.Done():
-			if errors.Is(context.Cause(run.ctx), ErrCanceled) {
-				// Cancelled before it could start: end it now.
-				r.mu.Lock()
-				r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
-				r.mu.Unlock()
-				return nil
-			}
-			// It stays PENDING for the next Run (or is cancelled with the
-			// other PENDING tasks), unless the lost answer of an earlier
-			// try had started it: then it is RUNNING without work, as
-			// after a crash, for the host's recovery to end.
-			log.Info("task not started: the runner is stopping")
-			return nil
-		default:
-		}
-		// A start that hangs on the store must not hold a stop up.
-		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.StoreTimeout)
-		started, err := r.svc.Start(ctx, t.GUID)
-		cancel()
-		var te *tasklife.TransitionError
-		switch {
-		case err == nil:
-			return started
-		case errors.As(err, &te) && te.State == tasklife.StateCanceling:
-			log.Info("task cancelled before its work started")
-			r.mu.Lock()
-			r.recordLocked(Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
-			r.mu.Unlock()
-			return nil
-		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound):
-			log.Info("task not started: it was ended elsewhere", "error", err)
-			return nil
-		}
-		if try == 0 || try%10 == 0 {
-			log.Warn("task could not be started yet; trying again", "error", err, "tries", try+1)
-		}
-		timer := time.NewTimer(retryWait(try))
-		select {
-		case <-timer.C:
-		case <-r.stopCtx.Done():
-			timer.Stop()
-		}
+// outcomeLocked is the task's outcome once its work has returned err
+// (completed: marked with Completed), or is not to run at all; false when
+// there is none to record: the task was ended elsewhere, or its outcome
+// was recorded when its work outlived its grace.
+func (r *Runner) outcomeLocked(run *run, completed bool, err error) (Outcome, bool) {
+	o := Outcome{GUID: run.task.GUID, Name: run.task.Name, Owner: r.cfg.Owner}
+	cause := context.Cause(run.ctx)
+	switch {
+	case run.overdue || (run.interrupted && errors.Is(cause, ErrTaskEnded)):
+		return o, false
+	case run.interrupted && !completed && errors.Is(cause, ErrTimedOut):
+		o.Event, o.Reason = tasklife.EventFail, tasklife.ReasonTimedOut
+	case run.interrupted && !completed:
+		o.Event = tasklife.EventCanceled
+	case err == nil:
+		o.Event = tasklife.EventSucceed
+	default:
+		o.Event, o.Reason = tasklife.EventFail, reasonOf(err)
 	}
+	return o, true
 }
 
 // callWork runs the work, turning a panic into a failure.
@@ -214,7 +195,7 @@ func (r *Runner) watchGrace(run *run) {
 		return
 	}
 	r.mu.Lock()
-	if run.returned || !run.running || run.finished.Load() {
+	if run.returned || run.finished.Load() {
 		r.mu.Unlock()
 		return
 	}
@@ -222,7 +203,7 @@ func (r *Runner) watchGrace(run *run) {
 	r.log.Warn("task's work outlived its grace period", "task_guid", run.task.GUID,
 		"task_name", logname.Short(run.task.Name), "grace", r.cfg.Grace, "hard_stop", r.cfg.HardStop != nil)
 	if r.cfg.HardStop != nil {
-		r.hardStop(run.task.Clone())
+		r.hardStopRun(run)
 		wait := time.NewTimer(hardStopWait)
 		defer wait.Stop()
 		select {
@@ -236,11 +217,22 @@ func (r *Runner) watchGrace(run *run) {
 	if run.returned || run.finished.Load() {
 		return
 	}
+	if o, ok := r.outcomeLocked(run, false, nil); ok {
+		r.recordLocked(o)
+	}
 	run.overdue = true
 	close(run.over)
 	r.doneLocked() // execute's count: Run no longer waits for this work
-	if !errors.Is(context.Cause(run.ctx), ErrTaskEnded) {
-		r.recordLocked(Outcome{GUID: run.task.GUID, Name: run.task.Name, Event: tasklife.EventCanceled})
+}
+
+// hardStopRun calls HardStop for run's task, once.
+func (r *Runner) hardStopRun(run *run) {
+	r.mu.Lock()
+	once := !run.hardStopped && r.cfg.HardStop != nil
+	run.hardStopped = true
+	r.mu.Unlock()
+	if once {
+		r.hardStop(run.task.Clone())
 	}
 }
 

@@ -41,19 +41,59 @@ type Config struct {
 	// itself.
 	HardStop func(t *tasklife.Task)
 
-	// Accept says which tasks this runner runs; nil accepts all. Runners
-	// that share a store must split the tasks between them with Accept
-	// (taskd accepts the tasks created through its own instance): a
-	// PENDING task is started by the runner that accepts it, and a
-	// CANCELING one that no work holds is ended by it. Accept is called
-	// without the runner's locks held, but must not block.
+	// Accept, when set, says which tasks this runner claims: a host's
+	// affinity. The runner then lists PENDING tasks, asks Accept about
+	// each, and claims those it accepts by guid (two store calls); without
+	// it, a claim takes the oldest PENDING tasks in one. A CANCELING task
+	// that no runner claimed is ended by a runner that accepts it. Accept
+	// is called without the runner's locks held, but must not block.
 	Accept func(t *tasklife.Task) bool
+
+	// Owner names this runner in the store: every task it claims has it
+	// as its Owner. It must be unique among the runners that share a
+	// store, and never used again by a later runner (one that took over a
+	// name would renew its predecessor's leases). Default: the host's
+	// name, the process id and random characters.
+	Owner string
+
+	// Lease is how long a claimed task stays this runner's without a
+	// renewal. The runner renews every lease it holds each Lease/3, in one
+	// store call. A runner that dies, or hangs, for longer than Lease
+	// loses its tasks: any runner sharing the store ends them FAILED
+	// "Unable to determine completion status", and the runner that lost a
+	// task stops its work when it hears of it. Default: 30s.
+	Lease time.Duration
+
+	// CancelDeadline bounds how long a task may stay CANCELING. One still
+	// CANCELING then (its work ignores the cancel and HardStop cannot stop
+	// it, or its runner hangs) is ended FAILED "task was cancelled" by
+	// whichever runner sees it first, and its runner hard-stops its work
+	// at once. Default: Grace plus Lease. Negative: no deadline.
+	CancelDeadline time.Duration
+
+	// PendingExpiry, when positive, bounds how long a task may stay
+	// PENDING: it is then ended FAILED "Task expired in PENDING state".
+	// Default: no expiry.
+	PendingExpiry time.Duration
+
+	// MaxRunTime, when positive, bounds how long a task's work may run:
+	// its context is then cancelled (context.Cause is ErrTimedOut) and
+	// the task is recorded FAILED with tasklife.ReasonTimedOut, after the
+	// grace period and HardStop if the work does not return. Default: no
+	// limit.
+	MaxRunTime time.Duration
+
+	// Timeout, when set, gives a task's own maximum run time: positive
+	// sets it, zero takes MaxRunTime, negative means no limit. It is
+	// called without the runner's locks held, and must not block.
+	Timeout func(t *tasklife.Task) time.Duration
 
 	// PollInterval is how often the runner looks in the store for PENDING
 	// tasks it has not heard of (created by another process, or before
-	// Run) and checks on the tasks it runs (a cancel it did not hear of).
-	// Every 30 polls, and when Run starts, it also ends the CANCELING
-	// tasks it accepts that no work holds. Default: 1s.
+	// Run), checks on the tasks it runs (a cancel it did not hear of), and
+	// ends the tasks whose lease or deadline has run out, whoever's they
+	// are. Every 30 polls, and when Run starts, it also ends the
+	// CANCELING tasks it accepts that no runner claimed. Default: 1s.
 	PollInterval time.Duration
 
 	// CancelPendingOnStop makes Run cancel the PENDING tasks it accepts
@@ -105,17 +145,18 @@ type Runner struct {
 	quit    context.CancelFunc // ends giveUp
 
 	mu         sync.Mutex
-	running    bool               // Run has been called and has not returned
-	stopped    bool               // Run's context is done
-	finished   bool               // Run has returned
-	runs       map[string]*run    // started or starting, until the work returned
-	queue      []*tasklife.Task   // PENDING, heard of, not yet started; oldest first
-	queued     map[string]bool    // the guids in queue
-	refill     bool               // the store may hold PENDING tasks not in queue
-	listing    bool               // a list of PENDING tasks is under way
-	unrecorded map[string]Outcome // being recorded, by guid
-	active     int                // goroutines Run waits for
-	idle       chan struct{}      // when set, closed as active drops to zero
+	running    bool                      // Run has been called and has not returned
+	stopped    bool                      // Run's context is done
+	finished   bool                      // Run has returned
+	runs       map[string]*run           // claimed, until the work returned
+	more       bool                      // the store may hold PENDING tasks to claim
+	claiming   int                       // claims under way
+	claimFails int                       // claims failed in a row
+	claimRetry *time.Timer               // set while a failed claim waits to be tried again
+	early      map[string]tasklife.State // changes heard during a claim, of tasks it may return
+	unrecorded map[string]Outcome        // being recorded, by guid
+	active     int                       // goroutines Run waits for
+	idle       chan struct{}             // when set, closed as active drops to zero
 }
 
 // New returns a runner of work for the tasks of svc. It registers an
@@ -141,8 +182,14 @@ func New(svc *tasklife.Service, work Work, cfg Config) *Runner {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	if cfg.Accept == nil {
-		cfg.Accept = func(*tasklife.Task) bool { return true }
+	if cfg.Owner == "" {
+		cfg.Owner = defaultOwner()
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.CancelDeadline == 0 {
+		cfg.CancelDeadline = cfg.Grace + cfg.Lease
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -160,7 +207,7 @@ func New(svc *tasklife.Service, work Work, cfg Config) *Runner {
 		giveUp:     giveUp,
 		quit:       quit,
 		runs:       make(map[string]*run),
-		queued:     make(map[string]bool),
+		early:      make(map[string]tasklife.State),
 		unrecorded: make(map[string]Outcome),
 	}
 	svc.Observe(r.observe)
@@ -179,7 +226,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.mu.Unlock()
 		return errors.New("runner: Run may be called once")
 	}
-	r.running, r.refill = true, true
+	r.running, r.more = true, true
 	for _, o := range r.cfg.Unrecorded {
 		switch o.Event {
 		case tasklife.EventSucceed, tasklife.EventFail, tasklife.EventCanceled:
@@ -190,9 +237,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 	r.mu.Unlock()
+	// The leases are renewed until Run returns: also while a stop waits
+	// for work and records outcomes.
+	beat := make(chan struct{})
+	var beating sync.WaitGroup
+	beating.Go(func() { r.heartbeat(beat) })
+	defer beating.Wait()
+	defer close(beat)
 	if ctx.Err() != nil {
 		return r.stop()
 	}
+	r.expire()
 	r.sweep()
 
 	poll := time.NewTicker(r.cfg.PollInterval)
@@ -205,14 +260,24 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-r.wake:
 		case <-poll.C:
 			r.mu.Lock()
-			r.refill = true
+			r.more = true
 			r.mu.Unlock()
 			r.reconcile()
+			r.expire()
 			if polls++; polls%sweepEvery == 0 {
 				r.sweep()
 			}
 		}
 	}
+}
+
+// Owner returns the name under which the runner claims tasks (see
+// Config.Owner).
+func (r *Runner) Owner() string { return r.cfg.Owner }
+
+// accepts reports whether the runner may claim t, or end it without work.
+func (r *Runner) accepts(t *tasklife.Task) bool {
+	return r.cfg.Accept == nil || r.cfg.Accept(t)
 }
 
 // poke makes Run look at the queue again; it never blocks.

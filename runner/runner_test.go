@@ -195,14 +195,15 @@ func TestCompletedResultStandsAfterALateCancel(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			canceled := make(chan struct{})
+			started, canceled := make(chan struct{}), make(chan struct{})
 			b := setup(t, func(ctx context.Context, _ *tasklife.Task) error {
+				close(started)
 				<-ctx.Done() // the cancel arrives while the work winds up
 				close(canceled)
 				return runner.Completed(result)
 			}, runner.Config{})
 			task := b.create(t, "finished")
-			b.waitState(t, task.GUID, tasklife.StateRunning)
+			<-started // a cancel before the work starts would keep it from running
 			_, err := b.svc.Cancel(context.Background(), task.GUID)
 			require.NoError(t, err)
 			<-canceled

@@ -18,12 +18,14 @@ func (r *Runner) stop() error {
 	r.mu.Lock()
 	r.stopped = true
 	r.stopNow()
-	r.queue, r.queued = nil, map[string]bool{}
+	if r.claimRetry != nil {
+		r.claimRetry.Stop()
+	}
 	runs := make([]*run, 0, len(r.runs))
 	for _, run := range r.runs {
 		r.interruptLocked(run, ErrShutdown)
 		runs = append(runs, run)
-		if run.running && !run.finished.Load() {
+		if !run.finished.Load() {
 			// The cancel shows in the store at once, as a user's would;
 			// if the store is down, the canceled outcome commits it. Work
 			// that has returned keeps its outcome, on its way already.
@@ -92,7 +94,7 @@ func (r *Runner) cancelPending() {
 			break
 		}
 		for _, t := range page.Tasks {
-			if r.cfg.Accept(t) {
+			if r.accepts(t) {
 				pending = append(pending, Outcome{GUID: t.GUID, Name: t.Name, Event: tasklife.EventCanceled})
 			}
 		}
