@@ -39,7 +39,9 @@ func (st *statements) addLeaseStatements(channel string) {
 	// skipping those another claim or writer holds; the lock re-checks
 	// the state on the newest row, so a task that stopped being PENDING
 	// meanwhile is not taken, and LIMIT counts only the tasks locked. The
-	// UPDATE then writes rows this statement holds.
+	// UPDATE then writes rows this statement holds, found by primary key
+	// (= ANY of an array, so the plan never depends on an estimate of how
+	// many were picked).
 	claim := func(among string) string {
 		return `WITH picked AS MATERIALIZED (
 	SELECT id FROM ` + st.tasks + ` WHERE state = ` + pending + among + `
@@ -50,8 +52,7 @@ func (st *statements) addLeaseStatements(channel string) {
 	SET prev_state = t.state, state = ` + running + `, owner = $1, version = t.version + 1,
 		(updated_at, lease_expires_at) = (SELECT at, at + ` + micros("$2") + `
 			FROM (SELECT ` + nextUpdatedAt + ` AS at) s)
-	FROM picked
-	WHERE t.id = picked.id
+	WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
 	RETURNING t.id, t.prev_state, ` + prefixed("t") + `
 ), note AS (
 	SELECT upd.*, ` + notify(channel, lit(string(tasklife.EventStart))) + ` FROM upd
@@ -61,27 +62,36 @@ SELECT ` + columns + ` FROM note ORDER BY created_at, id`
 	st.claim = claim("")
 	st.claimGUIDs = claim(" AND guid = ANY($4::text[])")
 
+	// now is read once per statement, and is an InitPlan's value: unlike
+	// clock_timestamp() itself, an index can take it.
+	clock := `WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now)
+`
+	now := `(SELECT now FROM clock)`
+
 	// A renewal is not a change: no version, no updated_at, no notice.
-	st.renew = `UPDATE ` + st.tasks + ` SET lease_expires_at = clock_timestamp() + ` + micros("$2") + `
-WHERE owner = $1 AND state IN (` + running + `, ` + canceling + `) AND lease_expires_at > clock_timestamp()
+	st.renew = clock + `UPDATE ` + st.tasks + ` SET lease_expires_at = ` + now + ` + ` + micros("$2") + `
+WHERE owner = $1 AND lease_expires_at > ` + now + ` AND state IN (` + running + `, ` + canceling + `)
 RETURNING guid`
 
-	// why says, by precedence, why a task's time has run out: 1, CANCELING
-	// past the cancel deadline ($1 µs, none when 0); 2, a lease run out; 3,
-	// PENDING past the expiry ($2 µs, none when 0); NULL, it has not.
-	now := `(SELECT now FROM clock)`
+	// why is, by precedence, the failure reason of a task whose time has
+	// run out: CANCELING past the cancel deadline ($1 µs, none when 0); a
+	// lease run out; PENDING past the expiry ($2 µs, none when 0). It is
+	// NULL when the task's time has not run out.
 	why := `CASE
-		WHEN t.state = ` + canceling + ` AND $1::bigint > 0 AND t.canceling_since < ` + now + ` - ` + micros("$1") + ` THEN 1
-		WHEN t.state IN (` + running + `, ` + canceling + `) AND t.lease_expires_at <= ` + now + ` THEN 2
-		WHEN t.state = ` + pending + ` AND $2::bigint > 0 AND t.created_at < ` + now + ` - ` + micros("$2") + ` THEN 3
+		WHEN t.state = ` + canceling + ` AND $1::bigint > 0 AND t.canceling_since < ` + now + ` - ` + micros("$1") + `
+			THEN ` + lit(tasklife.ReasonCanceled) + `
+		WHEN t.state IN (` + running + `, ` + canceling + `) AND t.lease_expires_at <= ` + now + `
+			THEN ` + lit(tasklife.ReasonUnknownOutcome) + `
+		WHEN t.state = ` + pending + ` AND $2::bigint > 0 AND t.created_at < ` + now + ` - ` + micros("$2") + `
+			THEN ` + lit(tasklife.ReasonExpired) + `
 	END`
-	// due finds candidates, each kind through its own index (now is an
-	// InitPlan's value, so the index can take it); locked locks up to $3
+	// due finds candidates, each kind through its own index; locked locks up to $3
 	// of them, skipping those a writer holds, and re-checks why on the
-	// newest row; the UPDATE writes rows this statement holds.
-	st.expire = `WITH clock AS MATERIALIZED (
-	SELECT clock_timestamp() AS now
-), due AS (
+	// newest row; the UPDATE writes rows this statement holds, and takes
+	// its reason from why on the row it writes. Both find their rows by
+	// primary key, = ANY of an array, as a claim does.
+	// ReasonCanceled is the cancel deadline's alone, so it names the event.
+	st.expire = clock + `, due AS (
 	(SELECT id FROM ` + st.tasks + ` WHERE $1::bigint > 0 AND state = ` + canceling + `
 		AND canceling_since < ` + now + ` - ` + micros("$1") + ` ORDER BY canceling_since LIMIT $3)
 	UNION
@@ -90,20 +100,16 @@ RETURNING guid`
 	(SELECT id FROM ` + st.tasks + ` WHERE $2::bigint > 0 AND state = ` + pending + `
 		AND created_at < ` + now + ` - ` + micros("$2") + ` ORDER BY created_at, id LIMIT $3)
 ), locked AS MATERIALIZED (
-	SELECT t.id, ` + why + ` AS why
-	FROM due JOIN ` + st.tasks + ` AS t ON t.id = due.id
-	WHERE ` + why + ` IS NOT NULL
+	SELECT t.id FROM ` + st.tasks + ` AS t
+	WHERE t.id = ANY(ARRAY(SELECT id FROM due)) AND ` + why + ` IS NOT NULL
 	LIMIT $3
-	FOR UPDATE OF t SKIP LOCKED
+	FOR UPDATE SKIP LOCKED
 ), upd AS (
 	UPDATE ` + st.tasks + ` AS t
-	SET prev_state = t.state, state = ` + failed + `, version = t.version + 1,
-		failure_reason = CASE locked.why WHEN 1 THEN ` + lit(tasklife.ReasonCanceled) + `
-			WHEN 2 THEN ` + lit(tasklife.ReasonUnknownOutcome) + ` ELSE ` + lit(tasklife.ReasonExpired) + ` END,
+	SET prev_state = t.state, state = ` + failed + `, version = t.version + 1, failure_reason = ` + why + `,
 		updated_at = ` + nextUpdatedAt + `, lease_expires_at = NULL
-	FROM locked
-	WHERE t.id = locked.id
-	RETURNING t.id, CASE locked.why WHEN 1 THEN ` + lit(string(tasklife.EventCanceled)) + `
+	WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND ` + why + ` IS NOT NULL
+	RETURNING t.id, CASE t.failure_reason WHEN ` + lit(tasklife.ReasonCanceled) + ` THEN ` + lit(string(tasklife.EventCanceled)) + `
 		ELSE ` + lit(string(tasklife.EventFail)) + ` END AS event, t.prev_state, ` + prefixed("t") + `
 ), note AS (
 	SELECT upd.*, ` + notify(channel, "event") + ` FROM upd

@@ -23,5 +23,5 @@ CREATE INDEX tasks_pending ON tasks (created_at, id) WHERE state = 'PENDING';
 CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
 -- The cancel deadline.
 CREATE INDEX tasks_canceling ON tasks (canceling_since) WHERE state = 'CANCELING';
--- A renewal: every task an owner holds under a lease.
-CREATE INDEX tasks_owner ON tasks (owner) WHERE lease_expires_at IS NOT NULL;
+-- A renewal: every task an owner holds under a lease that has not run out.
+CREATE INDEX tasks_owner ON tasks (owner, lease_expires_at) WHERE lease_expires_at IS NOT NULL;
