@@ -53,14 +53,7 @@ func BenchmarkClaim(b *testing.B) {
 	})
 
 	b.Run("river", func(b *testing.B) {
-		schema := riverSchema(b, pool)
-		driver := riverpgxv5.New(pool)
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &noopWorker{})
-		client, err := river.NewClient(driver, &river.Config{Workers: workers, Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
+		client, driver, schema := riverClient(b, pool)
 		queue := func(b *testing.B) {
 			params := make([]river.InsertManyParams, claimRefill)
 			for i := range params {
@@ -110,20 +103,28 @@ func claimLoop(b *testing.B, queue func(*testing.B), fetch func() (int, error)) 
 	return ns
 }
 
-// riverSchema returns a new schema, dropped when b ends, with river's
-// tables migrated into it.
-func riverSchema(b *testing.B, pool *pgxpool.Pool) string {
+// riverClient returns a river client (not started: no job runs) and its
+// driver on pool, in a new schema, dropped when b ends, with river's tables
+// migrated into it.
+func riverClient(b *testing.B, pool *pgxpool.Pool) (*river.Client[pgx.Tx], *riverpgxv5.Driver, string) {
 	ctx := context.Background()
 	schema := pgtest.SchemaName(b, pool)
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
+	driver := riverpgxv5.New(pool)
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		b.Fatal(err)
 	}
-	return schema
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &noopWorker{})
+	client, err := river.NewClient(driver, &river.Config{Workers: workers, Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client, driver, schema
 }

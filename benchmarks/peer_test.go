@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tasklife/tasklife"
@@ -60,14 +59,7 @@ func BenchmarkPeerCancel(b *testing.B) {
 	})
 
 	b.Run("river", func(b *testing.B) {
-		schema := riverSchema(b, pool)
-		driver := riverpgxv5.New(pool)
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &noopWorker{})
-		client, err := river.NewClient(driver, &river.Config{Workers: workers, Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
+		client, _, _ := riverClient(b, pool)
 		available := func(b *testing.B, n int) []int64 {
 			params := make([]river.InsertManyParams, n)
 			for i := range params {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
 )
 
@@ -196,7 +197,6 @@ const claimBatch = 100
 // PENDING tasks, oldest first, from a queue refilled (timer stopped) 4,000
 // at a time. ns/task is the cost of claiming one task.
 func BenchmarkClaim(b *testing.B) {
-	ctx := context.Background()
 	pool := pgtest.Pool(b)
 	b.Run("pgstore", func(b *testing.B) {
 		store := pgtest.StoreOn(b, pool)
@@ -208,11 +208,8 @@ func BenchmarkClaim(b *testing.B) {
 				queued += len(insertTasks(b, pool, tasks, tasklife.StatePending, 40*claimBatch))
 				b.StartTimer()
 			}
-			got, err := store.Claim(ctx, tasklife.ClaimRequest{Owner: "bench", Lease: time.Minute, Limit: claimBatch})
-			if err != nil || len(got) != claimBatch {
-				b.Fatalf("claimed %d: %v", len(got), err)
-			}
-			queued -= len(got)
+			claimAll(b, store, "bench", time.Minute, claimBatch)
+			queued -= claimBatch
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/task")
 	})
@@ -231,12 +228,8 @@ func BenchmarkHeartbeat(b *testing.B) {
 		store := pgtest.StoreOn(b, pool)
 		tasks := pgx.Identifier{store.Schema(), "tasks"}.Sanitize()
 		insertTasks(b, pool, tasks, tasklife.StatePending, 2*heartbeatTasks)
-		for _, owner := range []string{"bench", "other"} {
-			got, err := store.Claim(ctx, tasklife.ClaimRequest{Owner: owner, Lease: time.Hour, Limit: heartbeatTasks})
-			if err != nil || len(got) != heartbeatTasks {
-				b.Fatalf("claimed %d: %v", len(got), err)
-			}
-		}
+		claimAll(b, store, "bench", time.Hour, heartbeatTasks)
+		claimAll(b, store, "other", time.Hour, heartbeatTasks)
 		if _, err := pool.Exec(ctx, `ANALYZE `+tasks); err != nil {
 			b.Fatal(err)
 		}
@@ -248,4 +241,12 @@ func BenchmarkHeartbeat(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heartbeatTasks), "ns/task")
 	})
+}
+
+// claimAll claims n tasks for owner, and fails b unless it gets them all.
+func claimAll(b *testing.B, store *pgstore.Store, owner string, lease time.Duration, n int) {
+	got, err := store.Claim(context.Background(), tasklife.ClaimRequest{Owner: owner, Lease: lease, Limit: n})
+	if err != nil || len(got) != n {
+		b.Fatalf("claimed %d of %d: %v", len(got), n, err)
+	}
 }

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -34,38 +35,37 @@ func TestClaimsAcrossPools(t *testing.T) {
 		stores = append(stores, s)
 	}
 
-	var mu sync.Mutex
-	owners := map[string]string{}
+	// Each claimer keeps what it took; duplicates are looked for after.
+	took := make([][]*tasklife.Task, instances*claimers)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for i, s := range stores {
-		for j := range claimers {
-			owner := string(rune('a'+i)) + string(rune('0'+j))
-			wg.Go(func() {
-				<-start
-				for {
-					got, err := s.Claim(ctx, tasklife.ClaimRequest{Owner: owner, Lease: time.Hour, Limit: 4})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(got) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, task := range got {
-						if prev, dup := owners[task.GUID]; dup {
-							t.Errorf("%s claimed by %s and by %s", task.GUID, prev, owner)
-						}
-						owners[task.GUID] = owner
-					}
-					mu.Unlock()
+	for i := range took {
+		s, owner := stores[i/claimers], "claimer-"+strconv.Itoa(i)
+		wg.Go(func() {
+			<-start
+			for {
+				got, err := s.Claim(ctx, tasklife.ClaimRequest{Owner: owner, Lease: time.Hour, Limit: 4})
+				if err != nil {
+					t.Error(err)
 				}
-			})
-		}
+				if len(got) == 0 {
+					return
+				}
+				took[i] = append(took[i], got...)
+			}
+		})
 	}
 	close(start)
 	wg.Wait()
+	owners := map[string]string{}
+	for _, got := range took {
+		for _, task := range got {
+			if prev, dup := owners[task.GUID]; dup {
+				t.Errorf("%s claimed by %s and by %s", task.GUID, prev, task.Owner)
+			}
+			owners[task.GUID] = task.Owner
+		}
+	}
 	require.Len(t, owners, tasks, "every task claimed once")
 	page, err := svc.List(ctx, tasklife.ListQuery{States: []tasklife.State{tasklife.StateRunning}, PerPage: tasklife.MaxPerPage})
 	require.NoError(t, err)
