@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tasklife/tasklife"
@@ -62,24 +59,7 @@ func BenchmarkPeerCancel(b *testing.B) {
 	})
 
 	b.Run("river", func(b *testing.B) {
-		schema := pgtest.SchemaName(b, pool)
-		if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-			b.Fatal(err)
-		}
-		driver := riverpgxv5.New(pool)
-		migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-			b.Fatal(err)
-		}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &noopWorker{})
-		client, err := river.NewClient(driver, &river.Config{Workers: workers, Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
+		client, _, _ := riverClient(b, pool)
 		available := func(b *testing.B, n int) []int64 {
 			params := make([]river.InsertManyParams, n)
 			for i := range params {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
 )
 
@@ -98,26 +101,8 @@ func BenchmarkPGCancel(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	// running inserts n RUNNING tasks in one statement, as Create and Start
-	// would leave them, each app getting a fresh run of sequence ids. One
-	// statement rather than 2n round trips keeps the preparation short.
 	running := func(b *testing.B, n int) []string {
-		b.Helper()
-		rows, err := pool.Query(ctx, `INSERT INTO `+tasks+` (guid, app_guid, sequence_id, name,
-	command, user_name, state, memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second,
-	droplet_guid, created_at, updated_at, version)
-SELECT gen_random_uuid()::text, $1 || (i % 64), i, 't' || i, 'bin/run --job ' || i, '',
-	'RUNNING', 256, 1024, -1, 'd', clock_timestamp(), clock_timestamp(), 2
-FROM generate_series(1, $2::int) AS i
-RETURNING guid`, uuid.NewString()+"-", n)
-		if err != nil {
-			b.Fatal(err)
-		}
-		guids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			b.Fatal(err)
-		}
-		return guids
+		return insertTasks(b, pool, tasks, tasklife.StateRunning, n)
 	}
 
 	b.Run("pgstore", func(b *testing.B) {
@@ -179,5 +164,89 @@ func inChunks(b *testing.B, prepare func(b *testing.B, n int) []string, op func(
 			}
 		}
 		done += len(guids)
+	}
+}
+
+// insertTasks inserts n tasks in state (PENDING or RUNNING) into the table
+// tasks in one statement, as Create (and Start) would leave them, each app
+// getting a fresh run of sequence ids, and returns their GUIDs. One
+// statement rather than 2n round trips keeps the preparation short.
+func insertTasks(b *testing.B, pool *pgxpool.Pool, tasks string, state tasklife.State, n int) []string {
+	b.Helper()
+	rows, err := pool.Query(context.Background(), `INSERT INTO `+tasks+` (guid, app_guid, sequence_id, name,
+	command, user_name, state, memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second,
+	droplet_guid, created_at, updated_at, version)
+SELECT gen_random_uuid()::text, $1 || (i % 64), i, 't' || i, 'bin/run --job ' || i, '',
+	$3, 256, 1024, -1, 'd', clock_timestamp(), clock_timestamp(), CASE WHEN $3 = 'PENDING' THEN 1 ELSE 2 END
+FROM generate_series(1, $2::int) AS i
+RETURNING guid`, uuid.NewString()+"-", n, string(state))
+	if err != nil {
+		b.Fatal(err)
+	}
+	guids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return guids
+}
+
+// claimBatch is how many tasks one claim takes in BenchmarkClaim.
+const claimBatch = 100
+
+// BenchmarkClaim measures Store.Claim: one op is one claim of claimBatch
+// PENDING tasks, oldest first, from a queue refilled (timer stopped) 4,000
+// at a time. ns/task is the cost of claiming one task.
+func BenchmarkClaim(b *testing.B) {
+	pool := pgtest.Pool(b)
+	b.Run("pgstore", func(b *testing.B) {
+		store := pgtest.StoreOn(b, pool)
+		tasks := pgx.Identifier{store.Schema(), "tasks"}.Sanitize()
+		queued := 0
+		for b.Loop() {
+			if queued < claimBatch {
+				b.StopTimer()
+				queued += len(insertTasks(b, pool, tasks, tasklife.StatePending, 40*claimBatch))
+				b.StartTimer()
+			}
+			claimAll(b, store, "bench", time.Minute, claimBatch)
+			queued -= claimBatch
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/task")
+	})
+}
+
+// heartbeatTasks is how many tasks one renewal covers in BenchmarkHeartbeat.
+const heartbeatTasks = 1000
+
+// BenchmarkHeartbeat measures Store.Renew of an owner that holds
+// heartbeatTasks tasks, among as many held by another owner: one op is one
+// renewal of them all, one statement. ns/task is its cost per lease.
+func BenchmarkHeartbeat(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.Pool(b)
+	b.Run("pgstore", func(b *testing.B) {
+		store := pgtest.StoreOn(b, pool)
+		tasks := pgx.Identifier{store.Schema(), "tasks"}.Sanitize()
+		insertTasks(b, pool, tasks, tasklife.StatePending, 2*heartbeatTasks)
+		claimAll(b, store, "bench", time.Hour, heartbeatTasks)
+		claimAll(b, store, "other", time.Hour, heartbeatTasks)
+		if _, err := pool.Exec(ctx, `ANALYZE `+tasks); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			held, err := store.Renew(ctx, "bench", time.Hour)
+			if err != nil || len(held) != heartbeatTasks {
+				b.Fatalf("renewed %d: %v", len(held), err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heartbeatTasks), "ns/task")
+	})
+}
+
+// claimAll claims n tasks for owner, and fails b unless it gets them all.
+func claimAll(b *testing.B, store *pgstore.Store, owner string, lease time.Duration, n int) {
+	got, err := store.Claim(context.Background(), tasklife.ClaimRequest{Owner: owner, Lease: lease, Limit: n})
+	if err != nil || len(got) != n {
+		b.Fatalf("claimed %d of %d: %v", len(got), n, err)
 	}
 }

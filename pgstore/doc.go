@@ -26,6 +26,23 @@
 // List is one statement too: the page and, as an InitPlan in the same
 // snapshot, the total. Only a page past the end costs a second statement.
 //
+// # Claims, leases and deadlines
+//
+// Claim, Renew and Expire are one statement each (lease.go holds them).
+// A claim locks the oldest PENDING tasks with FOR UPDATE SKIP LOCKED, so
+// concurrent claims from any instance never wait for or take the same
+// task, and moves them to RUNNING with an owner and a lease, publishing
+// each as a start. A renewal moves every lease an owner holds, and is not
+// a change (no version, no notification). An expiry finds the tasks past
+// their cancel deadline, lease or PENDING expiry, locks them the same way,
+// re-checks on the locked row and fails them, publishing each. A
+// transition fenced by an owner applies only while that owner holds the
+// task; a step to a terminal state ends the lease. Migration 0003 gives
+// each a small partial index (PENDING tasks in list order, leases,
+// CANCELING tasks by when they entered it, owners under lease), so none
+// reads the whole table; TestLeasePlans checks the plans. A renewal
+// rewrites lease_expires_at, which is indexed, so it is not a HOT update.
+//
 // # Schema
 //
 // The store owns its schema (DefaultSchema, or WithSchema). Migrate applies
@@ -43,7 +60,7 @@
 //
 // # Across instances
 //
-// Every committed transition is published on Store.Channel as JSON
+// Every committed transition, claim and expiry is published on Store.Channel as JSON
 // ({"guid", "app_guid", "event", "from", "to", "version"}). Store.Listen
 // LISTENs on a dedicated connection, reconnects with backoff, and lists the
 // CANCELING tasks after every (re)connect and every ReconcileInterval, so a

@@ -83,8 +83,9 @@ func TestREADMEHasTheSQL(t *testing.T) {
 }
 
 // TestMigrateFromVersion1: a schema migrated before prev_state existed,
-// with a task in it, gets only the new migration; the task's prev_state is
-// NULL until its next transition, which reports the state it left.
+// with a task in it, gets only the new migrations; the task's prev_state is
+// NULL until its next transition, which reports the state it left, and it
+// has no owner and no lease.
 func TestMigrateFromVersion1(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -119,7 +120,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, err)
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	require.NoError(t, err)
-	require.Equal(t, []int32{1, 2}, versions)
+	require.Equal(t, []int32{1, 2, 3}, versions)
 	var prev *string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT prev_state FROM `+ident+`.tasks WHERE guid = $1`, task.GUID).Scan(&prev))
 	require.Nil(t, prev)
@@ -129,5 +130,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	started, err := svc.Start(ctx, task.GUID)
 	require.NoError(t, err)
 	require.Equal(t, []tasklife.Change{{Task: started, From: tasklife.StatePending, To: tasklife.StateRunning, Event: tasklife.EventStart}}, changes)
+	require.Empty(t, started.Owner)
+	require.True(t, started.LeaseExpiresAt.IsZero())
 	require.NoError(t, old.Migrate(ctx), "migrating again does nothing")
 }

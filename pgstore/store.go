@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,12 +86,19 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 // statements holds the store's SQL with the schema filled in.
 type statements struct {
 	create, get, transition, canceling string
+	claim, claimGUIDs, renew, expire   string // see lease.go
 	tasks                              string // the qualified table name, for List
 	schema                             string
 }
 
 // columns are a task's columns in the order scanTask reads them.
-const columns = `guid, app_guid, sequence_id, name, command, user_name, state,
+const columns = createdColumns + `,
+	owner, lease_expires_at`
+
+// createdColumns are the columns Create writes and reads back: a new task
+// has no owner and no lease, so Create also runs on a schema migrated by
+// an older version, during a rolling upgrade.
+const createdColumns = `guid, app_guid, sequence_id, name, command, user_name, state,
 	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
 	failure_reason, labels, annotations, created_at, updated_at, version`
 
@@ -106,7 +114,7 @@ func newStatements(schema string) *statements {
 	tasks := pgx.Identifier{schema, "tasks"}.Sanitize()
 	seqs := pgx.Identifier{schema, "app_sequences"}.Sanitize()
 	channel := quoteLiteral(channelPrefix + schema)
-	return &statements{
+	st := &statements{
 		schema: schema,
 		tasks:  tasks,
 		// The upsert on the app's counter row assigns the sequence id and
@@ -121,11 +129,11 @@ func newStatements(schema string) *statements {
 ), stamp AS MATERIALIZED (
 	SELECT last_sequence_id, clock_timestamp() AS now FROM seq
 )
-INSERT INTO ` + tasks + ` (` + columns + `)
+INSERT INTO ` + tasks + ` (` + createdColumns + `)
 SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, ` + quoteLiteral(string(tasklife.StatePending)) + `,
 	$5, $6, $7, $8, NULL, $9::jsonb, $10::jsonb, stamp.now, stamp.now, 1
 FROM stamp
-RETURNING ` + columns,
+RETURNING ` + createdColumns + `, NULL::text, NULL::timestamptz`,
 
 		get: `SELECT ` + columns + ` FROM ` + tasks + ` WHERE guid = $1`,
 
@@ -142,17 +150,21 @@ RETURNING ` + columns,
 		// as of the statement's snapshot: it may predate a concurrent
 		// winner, which the Store contract allows (the Service asks again
 		// when that row would allow the event). No row means no task.
+		//
+		// The fence ($6, an owner) joins the guard, so the re-check after a
+		// wait covers it too. The sub-SELECT computes the new updated_at
+		// once, for canceling_since as well, from the row as written: after
+		// any wait. A step to a terminal state ($7) ends the lease.
 		transition: `WITH upd AS (
 	UPDATE ` + tasks + `
-	SET prev_state = state, state = $3, failure_reason = NULLIF($4, ''),
-		updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond'), version = version + 1
-	WHERE guid = $1 AND state = ANY($2::text[])
+	SET prev_state = state, state = $3, failure_reason = NULLIF($4, ''), version = version + 1,
+		(updated_at, canceling_since) = (SELECT at, CASE WHEN $3::text = ` + quoteLiteral(string(tasklife.StateCanceling)) + ` THEN at ELSE canceling_since END
+			FROM (SELECT ` + nextUpdatedAt + ` AS at) s),
+		lease_expires_at = CASE WHEN $7::boolean THEN NULL ELSE lease_expires_at END
+	WHERE guid = $1 AND state = ANY($2::text[]) AND ($6::text = '' OR owner = $6::text)
 	RETURNING prev_state, ` + columns + `
 ), note AS (
-	SELECT pg_notify(` + channel + `, json_build_object(
-		'guid', guid, 'app_guid', app_guid, 'event', $5::text,
-		'from', prev_state, 'to', state, 'version', version)::text) AS sent
-	FROM upd
+	SELECT ` + notify(channel, "$5::text") + ` FROM upd
 )
 SELECT true, upd.prev_state, ` + prefixed("upd") + ` FROM upd, note
 UNION ALL
@@ -160,6 +172,8 @@ SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT E
 
 		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = ` + quoteLiteral(string(tasklife.StateCanceling)),
 	}
+	st.addLeaseStatements(channel)
+	return st
 }
 
 func quoteLiteral(s string) string {
@@ -235,7 +249,8 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 		applied bool
 		prev    *string // NULL when refused
 	)
-	row := o.db.QueryRow(ctx, o.sql.transition, req.GUID, from, string(req.To), req.FailureReason, string(req.Event))
+	row := o.db.QueryRow(ctx, o.sql.transition, req.GUID, from, string(req.To), req.FailureReason, string(req.Event),
+		req.Owner, req.To.Terminal())
 	t, err := scanTask(row, &applied, &prev)
 	// QueryRow reports ErrNoRows only when the statement itself succeeded:
 	// a lost connection is never mistaken for a missing task.
@@ -264,11 +279,14 @@ func scanTask(row pgx.Row, pre ...any) (*tasklife.Task, error) {
 		t             tasklife.Task
 		state         string
 		failureReason *string
+		owner         *string
+		lease         *time.Time
 	)
 	dest := append(pre,
 		&t.GUID, &t.AppGUID, &t.SequenceID, &t.Name, &t.Command, &t.User, &state,
 		&t.MemoryInMB, &t.DiskInMB, &t.LogRateLimitInBytesPerSecond, &t.DropletGUID,
-		&failureReason, &t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+		&failureReason, &t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version,
+		&owner, &lease)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -285,6 +303,12 @@ func scanTask(row pgx.Row, pre ...any) (*tasklife.Task, error) {
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	t.UpdatedAt = t.UpdatedAt.UTC()
+	if owner != nil {
+		t.Owner = *owner
+	}
+	if lease != nil {
+		t.LeaseExpiresAt = lease.UTC()
+	}
 	return &t, nil
 }
 
