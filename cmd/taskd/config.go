@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/pgstore"
 )
 
@@ -43,6 +44,13 @@ type config struct {
 	instance       string // names this instance's tasks; set with a database
 	stateDir       string // "": no process records
 	reconcile      time.Duration
+
+	// What ends a task whoever dies; see runner.Config.
+	lease          time.Duration
+	cancelDeadline time.Duration
+	pendingExpiry  time.Duration
+	maxRunTime     time.Duration
+	affinity       bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -58,6 +66,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.instance, "instance", "", "`name` of this instance among those sharing the database, the same across its restarts (default $"+instanceEnv+", else host name:state directory)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
+	fs.DurationVar(&c.lease, "lease", 30*time.Second, "how long a running task stays this instance's without a renewal (renewed every third of it): the tasks of an instance that dies or hangs longer end FAILED \"Unable to determine completion status\"")
+	fs.DurationVar(&c.cancelDeadline, "cancel-deadline", 0, "how long a task may stay CANCELING before any instance ends it FAILED \"task was cancelled\" and its own hard-stops it (default: -cancel-grace plus -lease)")
+	fs.DurationVar(&c.pendingExpiry, "pending-expiry", 0, "how long a task may wait PENDING before it ends FAILED \"Task expired in PENDING state\" (default: no limit)")
+	fs.DurationVar(&c.maxRunTime, "max-run-time", 0, "how long a task's command may run before it is stopped as a cancel is and ends FAILED \""+tasklife.ReasonTimedOut+"\" (default: no limit)")
+	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
@@ -76,6 +89,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.reconcile <= 0 {
 		return nil, errors.New("-reconcile-interval must be positive")
+	}
+	if c.lease <= 0 {
+		return nil, errors.New("-lease must be positive")
+	}
+	for name, d := range map[string]time.Duration{"-cancel-deadline": c.cancelDeadline, "-pending-expiry": c.pendingExpiry, "-max-run-time": c.maxRunTime} {
+		if d < 0 {
+			return nil, fmt.Errorf("%s must not be negative", name)
+		}
 	}
 	if err := c.storeDefaults(getenv); err != nil {
 		return nil, err

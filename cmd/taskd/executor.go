@@ -17,8 +17,9 @@ import (
 // errShuttingDown refuses new tasks once shutdown has begun.
 var errShuttingDown = fmt.Errorf("%w: taskd is shutting down", tasklife.ErrUnavailable)
 
-// ownerKey is the annotation that names the taskd instance running a task,
-// on a store shared by several. Clients may not set it.
+// ownerKey is the annotation that names the taskd instance a task was
+// created through, on a store shared by several. Clients may not set it.
+// With -affinity, only that instance runs the task.
 const ownerKey = "taskd.tasklife.dev/instance"
 
 // reservedPrefix is the annotation key prefix taskd keeps for itself.
@@ -31,9 +32,9 @@ const reservedPrefix = "taskd.tasklife.dev/"
 const stopSlack = shutdownSlack / 2
 
 // executor is taskd's host for the library's runner: it accepts tasks
-// (naming this instance their owner on a shared store), runs their
-// commands through shell, and stops them at shutdown. Set its fields before
-// the first Create or start.
+// (naming this instance in them on a shared store), runs their commands
+// through shell, and stops them at shutdown. Set its fields before the
+// first Create or start.
 type executor struct {
 	svc        *tasklife.Service
 	log        *slog.Logger
@@ -41,9 +42,16 @@ type executor struct {
 	grace      time.Duration
 	maxRunning int
 
-	// owner, when set, is written into each new task's ownerKey
-	// annotation, and the runner takes only the tasks that carry it.
-	owner string
+	// instance, when set, is written into each new task's ownerKey
+	// annotation; with affinity, the runner claims only the tasks that
+	// carry it.
+	instance string
+	affinity bool
+	// owner names the runner in the store (see runner.Config.Owner);
+	// leases holds the runner's Lease, CancelDeadline, PendingExpiry and
+	// MaxRunTime.
+	owner  string
+	leases runner.Config
 	// keepPending leaves queued tasks PENDING at shutdown, for the next
 	// start of this instance to run, instead of canceling them: on a
 	// durable store they were accepted and must not be lost.
@@ -68,16 +76,24 @@ func newExecutor(svc *tasklife.Service, log *slog.Logger, grace time.Duration, m
 // start starts the runner, once.
 func (e *executor) start() {
 	e.once.Do(func() {
-		e.runner = runner.New(e.svc, e.shell.work, runner.Config{
+		cfg := runner.Config{
 			MaxRunning:          e.maxRunning,
 			Grace:               e.grace,
 			HardStop:            e.shell.kill,
-			Accept:              e.accepts,
+			Owner:               e.owner,
+			Lease:               e.leases.Lease,
+			CancelDeadline:      e.leases.CancelDeadline,
+			PendingExpiry:       e.leases.PendingExpiry,
+			MaxRunTime:          e.leases.MaxRunTime,
 			CancelPendingOnStop: !e.keepPending,
 			StopTimeout:         stopSlack,
 			Unrecorded:          e.unrecorded,
 			Logger:              e.log,
-		})
+		}
+		if e.affinity && e.instance != "" {
+			cfg.Accept = e.accepts
+		}
+		e.runner = runner.New(e.svc, e.shell.work, cfg)
 		if st := e.shell.state; st != nil {
 			// A process record is kept until its task's outcome is stored.
 			e.svc.Observe(func(_ context.Context, c tasklife.Change) {
@@ -92,14 +108,14 @@ func (e *executor) start() {
 	})
 }
 
-// accepts says which tasks this instance runs: on a shared store, those
+// accepts says which tasks this instance runs with -affinity: those
 // created through it.
 func (e *executor) accepts(t *tasklife.Task) bool {
-	return e.owner == "" || t.Annotations[ownerKey] == e.owner
+	return t.Annotations[ownerKey] == e.instance
 }
 
-// Create stores a new task; the runner hears of it and runs it when a slot
-// is free, in creation order.
+// Create stores a new task; a runner (this instance's first, being the
+// first to hear of it) runs it when a slot is free, in creation order.
 func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.Task, error) {
 	e.start()
 	if e.closed.Load() {
@@ -108,24 +124,25 @@ func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.T
 	return e.svc.Create(ctx, e.withOwner(nt))
 }
 
-// withOwner returns nt with this instance named as its owner, if it has a
-// name, replacing any owner the caller gave.
+// withOwner returns nt with this instance named in it, if it has a name,
+// replacing any name the caller gave.
 func (e *executor) withOwner(nt tasklife.NewTask) tasklife.NewTask {
-	if e.owner == "" {
+	if e.instance == "" {
 		return nt
 	}
 	a := make(map[string]string, len(nt.Annotations)+1)
 	maps.Copy(a, nt.Annotations)
-	a[ownerKey] = e.owner
+	a[ownerKey] = e.instance
 	nt.Annotations = a
 	return nt
 }
 
-// Stop tells the runner of a cancel committed elsewhere (the database
-// listener calls it). It is idempotent and never blocks.
-func (e *executor) Stop(guid string) {
+// Notify tells the runner of a change committed elsewhere (the database
+// listener calls it): a cancel, a task another instance's sweep ended. It
+// is idempotent and never blocks.
+func (e *executor) Notify(guid string, state tasklife.State) {
 	e.start()
-	e.runner.Notify(guid, tasklife.StateCanceling)
+	e.runner.Notify(guid, state)
 }
 
 // Shutdown refuses new tasks and stops the runner: every running task is

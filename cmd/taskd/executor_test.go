@@ -118,8 +118,8 @@ func TestExecutorRefusesTasksAfterShutdown(t *testing.T) {
 
 // TestExecutorStopHearsCancelsMadeElsewhere cancels through a second Service
 // on the same store, as another instance would: the executor learns of it
-// only through Stop, which it may get more than once.
-func TestExecutorStopHearsCancelsMadeElsewhere(t *testing.T) {
+// only through Notify, which it may get more than once.
+func TestExecutorNotifyHearsCancelsMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	e, svc, _ := newTestExecutor(t, 1)
 	elsewhere := tasklife.New(svc.Store())
@@ -139,20 +139,20 @@ func TestExecutorStopHearsCancelsMadeElsewhere(t *testing.T) {
 		require.Equal(t, tasklife.StateCanceling, got.State)
 		var wg sync.WaitGroup
 		for range 3 {
-			wg.Go(func() { e.Stop(guid) })
+			wg.Go(func() { e.Notify(guid, tasklife.StateCanceling) })
 		}
 		wg.Wait()
 		got = awaitTerminal(t, svc, guid)
 		require.Equal(t, tasklife.StateFailed, got.State)
 		require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
 	}
-	e.Stop("no-such-task") // not ours: nothing happens
+	e.Notify("no-such-task", tasklife.StateCanceling) // not ours: nothing happens
 }
 
 func TestExecutorNamesItsInstance(t *testing.T) {
 	t.Parallel()
 	e, _, _ := newTestExecutor(t, 1)
-	e.owner = "a"
+	e.instance = "a"
 	given := map[string]string{ownerKey: "b", "note": "kept"}
 	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a", Command: "true", Annotations: given})
 	require.NoError(t, err)

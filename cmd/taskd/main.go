@@ -122,9 +122,11 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
 	exec.shell.state = state
+	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
 	if pg != nil {
-		exec.owner, exec.keepPending = cfg.instance, true
+		exec.instance, exec.affinity, exec.keepPending = cfg.instance, cfg.affinity, true
+		exec.owner = ownerOf(cfg.instance)
 		known := make(map[string]bool)
 		if state != nil {
 			exec.unrecorded = state.takeUnrecorded(log)
@@ -132,13 +134,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 				known[o.GUID] = true
 			}
 		}
-		if err := recoverTasks(ctx, svc, cfg.instance, known, mayHaveRun, log); err != nil {
+		if err := recoverTasks(ctx, svc, exec, known, mayHaveRun, log); err != nil {
 			return err
 		}
 		exec.start()
 		// Listening after the recovery: the listener's first pass over the
 		// CANCELING tasks catches a cancel made meanwhile.
-		stopListening = listenForCancels(pg, exec, cfg.reconcile, log)
+		stopListening = listenForChanges(pg, exec, cfg.reconcile, log)
 		defer stopListening() // before the pool closes
 	}
 	exec.start()

@@ -93,8 +93,10 @@ func awaitGroupGone(t *testing.T, pgid int, within time.Duration) time.Duration 
 func TestPostgresTasksSurviveRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	// With -affinity, as before instances shared the work: each runs what
+	// was created through it, so the tasks wait for their own instance.
 	inst := pgInstance{schema: newPGSchema(t), name: "a", stateDir: filepath.Join(dir, "state")}
-	a := inst.start(t, "-max-running", "1")
+	a := inst.start(t, "-max-running", "1", "-affinity")
 
 	finished := a.create("echo finished")
 	a.await(finished.GUID, "SUCCEEDED", 5*time.Second)
@@ -117,12 +119,12 @@ func TestPostgresTasksSurviveRestart(t *testing.T) {
 
 	// Canceled through another instance while its owner is stopped, it
 	// waits in CANCELING for the owner, which knows it never ran.
-	other := pgInstance{schema: inst.schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t)
+	other := pgInstance{schema: inst.schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t, "-affinity")
 	status, body := other.cancel(canceledWhileStopped.GUID)
 	require.Equal(t, http.StatusAccepted, status, "%s", body)
 	require.Equal(t, "CANCELING", decodeTask(t, body).State)
 
-	again := inst.start(t, "-max-running", "1")
+	again := inst.start(t, "-max-running", "1", "-affinity")
 	gone := again.get(canceledWhileStopped.GUID)
 	require.Equal(t, "FAILED", gone.State)
 	require.Equal(t, "task was cancelled", reason(gone))
@@ -141,11 +143,13 @@ func TestPostgresCancelReachesAnotherInstance(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	schema := newPGSchema(t)
-	a := pgInstance{schema: schema, name: "a", stateDir: filepath.Join(dir, "a")}.start(t)
+	// With -affinity, B runs what was created through it, and A never
+	// takes B's queue.
+	a := pgInstance{schema: schema, name: "a", stateDir: filepath.Join(dir, "a")}.start(t, "-affinity")
 	// B reconciles too seldom to matter here: cancels must reach it as
 	// notifications.
 	b := pgInstance{schema: schema, name: "b", stateDir: filepath.Join(dir, "b")}.start(t,
-		"-max-running", "1", "-reconcile-interval", "1h")
+		"-max-running", "1", "-reconcile-interval", "1h", "-affinity")
 
 	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
 	running, pgid := b.runTracked(pidFile, "echo $$ > %s; exec sleep 600", pidFile)

@@ -232,10 +232,10 @@ func TestRecordOutlivesALostOutcome(t *testing.T) {
 			err = e.Shutdown(context.Background())
 			var unrecorded *runner.UnrecordedError
 			require.ErrorAs(t, err, &unrecorded)
-			require.Equal(t, []runner.Outcome{{GUID: created.GUID, Name: created.Name, Event: tasklife.EventSucceed}}, unrecorded.Outcomes)
 			got, err := svc.Get(context.Background(), created.GUID)
 			require.NoError(t, err)
 			require.Equal(t, tasklife.StateRunning, got.State)
+			require.Equal(t, []runner.Outcome{{GUID: created.GUID, Name: created.Name, Event: tasklife.EventSucceed, Owner: got.Owner}}, unrecorded.Outcomes)
 			_, err = os.Stat(state.recordPath(created.GUID))
 			require.NoError(t, err, "the record of a task whose outcome was lost is gone")
 		})

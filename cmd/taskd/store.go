@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,30 +44,50 @@ func openPostgres(ctx context.Context, url, schema string) (*pgstore.Store, *pgx
 	return store, pool, where, nil
 }
 
-// recoverTasks settles the tasks owner left RUNNING or CANCELING when it
-// last stopped, but for those whose outcome it kept (known: the runner
-// records it). Nothing of owner runs yet, so such a task is over;
-// mayHaveRun tells one whose command may have run (see settle) from one
-// that never got past the gate. Its PENDING tasks are left to the runner,
-// which lists them.
-func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, known map[string]bool, mayHaveRun func(guid string) bool, log *slog.Logger) error {
-	mine, err := listOwned(ctx, svc, owner)
+// ownerOf names a start of instance in the store: the owner of the tasks
+// its runner claims. Each start has a name of its own, so that a start
+// never renews the leases of the one before it; they share the prefix
+// that recoverTasks finds them by.
+func ownerOf(instance string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails.
+	return instance + "#" + hex.EncodeToString(b[:])
+}
+
+// earlierStart reports whether owner is a start of instance other than
+// current.
+func earlierStart(owner, instance, current string) bool {
+	return owner != current && strings.HasPrefix(owner, instance+"#")
+}
+
+// recoverTasks settles the tasks that earlier starts of e's instance left
+// RUNNING or CANCELING, but for those whose outcome was kept (known: the
+// runner records it). Nothing of those starts runs any more (this start
+// holds the state directory's lock), so such a task is over, at once,
+// rather than when its lease runs out; mayHaveRun tells one whose command
+// may have run (see settle) from one that never got past the gate. It also
+// ends the tasks cancelled while PENDING that this instance may run, as
+// its runner would, before it serves a request. Other PENDING tasks are
+// left to the runners, which claim them.
+func recoverTasks(ctx context.Context, svc *tasklife.Service, e *executor, known map[string]bool, mayHaveRun func(guid string) bool, log *slog.Logger) error {
+	left, err := listUnfinished(ctx, svc)
 	if err != nil {
 		return err
 	}
-	pending := 0
-	for _, t := range mine {
-		if t.State == tasklife.StatePending {
-			pending++
+	for _, t := range left {
+		unclaimed := t.State == tasklife.StateCanceling && t.Owner == "" && (!e.affinity || e.accepts(t))
+		if t.State == tasklife.StatePending || known[t.GUID] || !unclaimed && !earlierStart(t.Owner, e.instance, e.owner) {
 			continue
 		}
-		if known[t.GUID] {
-			continue
+		ev, reason := settle(t.State, !unclaimed && mayHaveRun(t.GUID))
+		var ended *tasklife.Task
+		if unclaimed {
+			ended, err = svc.Apply(ctx, t.GUID, ev, reason)
+		} else {
+			ended, err = svc.ApplyAs(ctx, t.Owner, t.GUID, ev, reason)
 		}
-		ev, reason := settle(t.State, mayHaveRun(t.GUID))
-		ended, err := svc.Apply(ctx, t.GUID, ev, reason)
 		switch {
-		case errors.Is(err, tasklife.ErrInvalidTransition):
+		case errors.Is(err, tasklife.ErrInvalidTransition) || errors.Is(err, tasklife.ErrNotOwner):
 			continue // It ended meanwhile.
 		case err != nil:
 			return fmt.Errorf("ending task %s: %w", t.GUID, err)
@@ -76,9 +99,6 @@ func recoverTasks(ctx context.Context, svc *tasklife.Service, owner string, know
 		}
 		log.Warn("task was running when this instance stopped: its outcome is unknown",
 			"task_guid", t.GUID, "task_name", logname.Short(t.Name), "was", string(t.State), "state", string(ended.State))
-	}
-	if pending > 0 {
-		log.Info("running the tasks this instance accepted before it stopped", "tasks", pending)
 	}
 	return nil
 }
@@ -101,8 +121,8 @@ func settle(state tasklife.State, mayHaveRun bool) (tasklife.Event, string) {
 	return tasklife.EventFail, tasklife.ReasonUnknownOutcome
 }
 
-// recoverPasses bounds how often listOwned reads the list again because it
-// changed while being paged through.
+// recoverPasses bounds how often listUnfinished reads the list again
+// because it changed while being paged through.
 const recoverPasses = 5
 
 // unfinished lists the states a task can still leave.
@@ -116,10 +136,11 @@ func unfinished() []tasklife.State {
 	return states
 }
 
-// listOwned returns owner's PENDING, RUNNING and CANCELING tasks in creation
-// order. Other instances change their tasks meanwhile, which shifts the
-// pages; so it pages through again until a whole pass saw one total.
-func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tasklife.Task, error) {
+// listUnfinished returns the PENDING, RUNNING and CANCELING tasks in
+// creation order. Other instances change their tasks meanwhile, which
+// shifts the pages; so it pages through again until a whole pass saw one
+// total.
+func listUnfinished(ctx context.Context, svc *tasklife.Service) ([]*tasklife.Task, error) {
 	q := tasklife.ListQuery{
 		States:  unfinished(),
 		PerPage: tasklife.MaxPerPage,
@@ -139,9 +160,6 @@ func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tas
 			}
 			total = page.TotalResults
 			for _, t := range page.Tasks {
-				if t.Annotations[ownerKey] != owner {
-					continue
-				}
 				if _, seen := found[t.GUID]; !seen {
 					order = append(order, t.GUID)
 				}
@@ -164,22 +182,21 @@ func listOwned(ctx context.Context, svc *tasklife.Service, owner string) ([]*tas
 	return mine, nil
 }
 
-// listenForCancels tells the executor about every cancel committed on the
+// listenForChanges tells the executor about every change committed on the
 // database, by any instance, until the returned stop is called: pgstore's
-// listener delivers each committed transition and, every interval, the
-// tasks in CANCELING, in case a notification was lost. Stop ignores tasks
-// this instance does not hold, and repeats. stop waits for the listener to
-// let go of its connection; calling it again does nothing.
-func listenForCancels(store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) (stop func()) {
+// listener delivers each committed transition (a cancel, a task another
+// instance's sweep ended) and, every interval, the tasks in CANCELING, in
+// case a notification was lost. The runner ignores tasks it does not hold,
+// and repeats. stop waits for the listener to let go of its connection;
+// calling it again does nothing.
+func listenForChanges(store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = store.Listen(ctx, pgstore.ListenOptions{
 			Handle: func(_ context.Context, n pgstore.Notification) {
-				if n.To == tasklife.StateCanceling {
-					e.Stop(n.GUID)
-				}
+				e.Notify(n.GUID, n.To)
 			},
 			ReconcileInterval: interval,
 			OnError: func(_ context.Context, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,50 +12,54 @@ import (
 	"github.com/tasklife/tasklife/memstore"
 )
 
-// TestRecoverTasks leaves tasks of two instances in every state, more than
-// one page of them, and recovers instance a.
+// TestRecoverTasks leaves tasks of earlier starts of instance a, of its
+// current start, and of others, in every state, more than one page of
+// them, and recovers instance a.
 func TestRecoverTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc := tasklife.New(memstore.New())
-	create := func(owner string) *tasklife.Task {
+	create := func() *tasklife.Task {
 		t.Helper()
-		task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true", Annotations: map[string]string{ownerKey: owner}})
+		task, err := svc.Create(ctx, tasklife.NewTask{AppGUID: "app", Command: "true"})
 		require.NoError(t, err)
 		return task
 	}
-	apply := func(task *tasklife.Task, events ...tasklife.Event) {
+	// claimed returns a new task that owner claimed, then moved by events.
+	claimed := func(owner string, events ...tasklife.Event) *tasklife.Task {
 		t.Helper()
+		task := create()
+		got, err := svc.Claim(ctx, tasklife.ClaimRequest{Owner: owner, Lease: time.Hour, Limit: 1, GUIDs: []string{task.GUID}})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
 		for _, ev := range events {
 			_, err := svc.Apply(ctx, task.GUID, ev, "failed")
 			require.NoError(t, err)
 		}
+		return task
 	}
-	pending1 := create("a")
-	running := create("a")
-	apply(running, tasklife.EventStart)
-	canceling := create("a")
-	apply(canceling, tasklife.EventStart, tasklife.EventCancel)
-	canceledQueued := create("a") // left PENDING at shutdown, then canceled
-	apply(canceledQueued, tasklife.EventCancel)
-	canceledStarting := create("a") // canceled while its gate was still shut
-	apply(canceledStarting, tasklife.EventCancel)
-	runningUnrecorded := create("a")
-	apply(runningUnrecorded, tasklife.EventStart)
-	recorded := map[string]bool{running.GUID: true, canceling.GUID: true, canceledStarting.GUID: true}
-	succeeded := create("a")
-	apply(succeeded, tasklife.EventStart, tasklife.EventSucceed)
-	othersRunning := create("b")
-	apply(othersRunning, tasklife.EventStart)
+	pending1 := create()
+	running := claimed("a#old")
+	canceling := claimed("a#old", tasklife.EventCancel)
+	cancelingNeverRan := claimed("a#old", tasklife.EventCancel) // canceled while its gate was still shut
+	runningUnrecorded := claimed("a#older")
+	recorded := map[string]bool{running.GUID: true, canceling.GUID: true}
+	canceledQueued := create() // canceled while PENDING: any instance ends it
+	_, err := svc.Cancel(ctx, canceledQueued.GUID)
+	require.NoError(t, err)
+	succeeded := claimed("a#old", tasklife.EventSucceed)
+	current := claimed("a#now")
+	othersRunning := claimed("b#x")
+	similarName := claimed("ab#x")
 	for range tasklife.MaxPerPage {
-		create("b")
+		claimed("b#x", tasklife.EventCancel)
 	}
-	pending2 := create("a")     // on the second page
-	knownOutcome := create("a") // its outcome was kept: the runner records it
-	apply(knownOutcome, tasklife.EventStart)
+	pending2 := create()               // on the second page
+	knownOutcome := claimed("a#older") // its outcome was kept: the runner records it
 
 	known := map[string]bool{knownOutcome.GUID: true}
-	err := recoverTasks(ctx, svc, "a", known, func(guid string) bool { return recorded[guid] }, slog.New(slog.DiscardHandler))
+	e := &executor{instance: "a", owner: "a#now"}
+	err = recoverTasks(ctx, svc, e, known, func(guid string) bool { return recorded[guid] }, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		task   *tasklife.Task
@@ -63,18 +68,20 @@ func TestRecoverTasks(t *testing.T) {
 	}{
 		{running, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
 		{canceling, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
-		{canceledQueued, tasklife.StateFailed, tasklife.ReasonCanceled},
-		{canceledStarting, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
+		{cancelingNeverRan, tasklife.StateFailed, tasklife.ReasonCanceled},
 		{runningUnrecorded, tasklife.StateFailed, tasklife.ReasonUnknownOutcome},
+		{canceledQueued, tasklife.StateFailed, tasklife.ReasonCanceled},
 		{succeeded, tasklife.StateSucceeded, ""},
+		{current, tasklife.StateRunning, ""},
 		{othersRunning, tasklife.StateRunning, ""},
+		{similarName, tasklife.StateRunning, ""},
 		{pending1, tasklife.StatePending, ""},
 		{pending2, tasklife.StatePending, ""},
 		{knownOutcome, tasklife.StateRunning, ""},
 	} {
 		got, err := svc.Get(ctx, tc.task.GUID)
 		require.NoError(t, err)
-		require.Equal(t, tc.state, got.State)
+		require.Equal(t, tc.state, got.State, "%+v", got)
 		require.Equal(t, tc.reason, got.FailureReason)
 	}
 }
