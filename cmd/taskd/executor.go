@@ -52,6 +52,9 @@ type executor struct {
 	// MaxRunTime.
 	owner  string
 	leases runner.Config
+	// hardStop is the runner's HardStop; nil is shell.kill (SIGKILL to the
+	// task's process group). Tests replace it with one that cannot kill.
+	hardStop func(*tasklife.Task)
 	// keepPending leaves queued tasks PENDING at shutdown, for the next
 	// start of this instance to run, instead of canceling them: on a
 	// durable store they were accepted and must not be lost.
@@ -79,7 +82,7 @@ func (e *executor) start() {
 		cfg := runner.Config{
 			MaxRunning:          e.maxRunning,
 			Grace:               e.grace,
-			HardStop:            e.shell.kill,
+			HardStop:            e.hardStop,
 			Owner:               e.owner,
 			Lease:               e.leases.Lease,
 			CancelDeadline:      e.leases.CancelDeadline,
@@ -89,6 +92,9 @@ func (e *executor) start() {
 			StopTimeout:         stopSlack,
 			Unrecorded:          e.unrecorded,
 			Logger:              e.log,
+		}
+		if cfg.HardStop == nil {
+			cfg.HardStop = e.shell.kill
 		}
 		if e.affinity && e.instance != "" {
 			cfg.Accept = e.accepts

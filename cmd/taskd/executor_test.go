@@ -220,3 +220,48 @@ func TestExecutorRetriesAnOutcomeTheStoreMissed(t *testing.T) {
 		})
 	}
 }
+
+// A task whose process ignores SIGTERM, on an instance whose hard stop
+// cannot kill it, still ends FAILED "task was cancelled" by the cancel
+// deadline, and the runner calls the hard stop at once.
+func TestExecutorCancelDeadlineEndsWhatCannotBeKilled(t *testing.T) {
+	t.Parallel()
+	svc := tasklife.New(memstore.New())
+	e := newExecutor(svc, slog.New(slog.DiscardHandler), time.Hour, 1)
+	e.leases.CancelDeadline = 200 * time.Millisecond
+	var mayKill atomic.Bool
+	hardStops := make(chan string, 10)
+	e.hardStop = func(task *tasklife.Task) {
+		hardStops <- task.GUID
+		if mayKill.Load() {
+			e.shell.kill(task)
+		}
+	}
+	ready := filepath.Join(t.TempDir(), "ready")
+	created, err := e.Create(context.Background(), tasklife.NewTask{AppGUID: "a",
+		Command: fmt.Sprintf("trap '' TERM; touch %s; while :; do sleep 0.01; done", ready)})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	}, 10*time.Second, time.Millisecond)
+	_, err = svc.Cancel(context.Background(), created.GUID)
+	require.NoError(t, err)
+
+	got := awaitTerminal(t, svc, created.GUID)
+	require.Equal(t, tasklife.ReasonCanceled, got.FailureReason)
+	select {
+	case guid := <-hardStops:
+		require.Equal(t, created.GUID, guid)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hard stop was never called")
+	}
+	mayKill.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	// The process outlived everything: the shutdown's last resort kills it.
+	require.ErrorIs(t, e.Shutdown(ctx), context.DeadlineExceeded)
+	e.shell.mu.Lock()
+	defer e.shell.mu.Unlock()
+	require.Empty(t, e.shell.procs, "processes left behind")
+}
