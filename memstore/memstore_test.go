@@ -17,12 +17,17 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) tasklife.Store { return memstore.New() })
 }
 
-// TestLinearizability checks 500 concurrent histories with porcupine.
+// TestLinearizability checks 500 concurrent histories with porcupine,
+// among them a zombie owner's fenced writes racing the expiry of its
+// leases.
 func TestLinearizability(t *testing.T) {
 	t.Parallel()
 	rep := storetest.RunLinearizability(t, memstore.New(), storetest.LinOptions{Histories: 500})
 	if rep.Histories != 500 {
 		t.Fatalf("checked %d histories, want 500", rep.Histories)
+	}
+	if rep.Expired == 0 || rep.Fenced == 0 {
+		t.Fatalf("no race of a zombie with the expiry: %d expiries, %d fenced writes refused", rep.Expired, rep.Fenced)
 	}
 }
 

@@ -16,4 +16,6 @@ func TestLinearizability(t *testing.T) {
 	rep := storetest.RunLinearizability(t, pgtest.Store(t), storetest.LinOptions{Histories: 50})
 	require.Equal(t, 50, rep.Histories)
 	require.Zero(t, rep.Failed, "a healthy server fails nothing")
+	require.Positive(t, rep.Expired, "the zombie's leases were never expired")
+	require.Positive(t, rep.Fenced, "no fenced write was refused")
 }

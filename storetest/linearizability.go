@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasklife/tasklife"
-	"github.com/tasklife/tasklife/internal/lifecycle"
 )
 
 // LinOptions sizes a linearizability run. Zero fields take the defaults.
@@ -68,6 +67,11 @@ type LinReport struct {
 	// Slowest is the longest any operation took; with Timeout it shows
 	// that no operation hung past its deadline.
 	Slowest time.Duration
+	// Claimed, Expired and Fenced count the operations that claimed a
+	// task, that ended one by its lease or deadline, and the fenced
+	// outcomes refused because the owner no longer held the task (or it
+	// had ended): the races the zombie owner makes.
+	Claimed, Expired, Fenced int
 	// Illegal counts histories porcupine proved not linearizable.
 	Illegal int
 	// Visualization is the path of porcupine's HTML rendering of the first
@@ -75,10 +79,13 @@ type LinReport struct {
 	Visualization string
 }
 
-// RunLinearizability records concurrent histories of events and reads on a
-// few tasks of store, and fails t unless porcupine finds every one
-// linearizable against the contract's lifecycle, partitioned by task. On
-// failure it names the HTML visualization of the offending history.
+// RunLinearizability records concurrent histories of events, reads,
+// claims, fenced outcomes, renewals and expiries on a few tasks of store,
+// and fails t unless porcupine finds every one linearizable against the
+// contract's lifecycle, partitioned by task. Among the clients' owners is a
+// zombie whose leases run out at once, so that its fenced writes race the
+// expiry that ends its tasks. On failure it names the HTML visualization
+// of the offending history.
 func RunLinearizability(t *testing.T, store tasklife.Store, opts LinOptions) LinReport {
 	t.Helper()
 	rep, err := CheckHistories(context.Background(), store, opts)
@@ -89,109 +96,9 @@ func RunLinearizability(t *testing.T, store tasklife.Store, opts LinOptions) Lin
 		t.Errorf("%d of %d histories are not linearizable; porcupine's visualization of the first: %s",
 			rep.Illegal, rep.Histories, rep.Visualization)
 	}
-	t.Logf("linearizability: %d histories, %d operations (%d unknown), %d illegal",
-		rep.Histories, rep.Operations, rep.Unknown, rep.Illegal)
+	t.Logf("linearizability: %d histories, %d operations (%d unknown; %d claims, %d expiries, %d fenced writes refused), %d illegal",
+		rep.Histories, rep.Operations, rep.Unknown, rep.Claimed, rep.Expired, rep.Fenced, rep.Illegal)
 	return rep
-}
-
-// linInput is one operation as called: an event on a task, or a read.
-type linInput struct {
-	task  int
-	event tasklife.Event // "" for a read
-}
-
-// linOutput is what the operation returned.
-type linOutput struct {
-	kind    outKind
-	state   tasklife.State
-	version int64
-}
-
-type outKind int
-
-const (
-	outOK      outKind = iota // returned a task
-	outInvalid                // *TransitionError
-	outUnknown                // may or may not have happened
-)
-
-// linState is the model's view of one task.
-type linState struct {
-	state   tasklife.State
-	version int64
-}
-
-// LinModel is the contract's lifecycle as a porcupine model over one task,
-// partitioned by task. Operations whose outcome is unknown may or may not
-// have taken effect.
-func LinModel() porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Init: func() []interface{} {
-			return []interface{}{linState{tasklife.StatePending, 1}}
-		},
-		Step: func(st, in, out interface{}) []interface{} {
-			s, i, o := st.(linState), in.(linInput), out.(linOutput)
-			if i.event == "" { // a read
-				if o.kind == outUnknown || (o.kind == outOK && o.state == s.state && o.version == s.version) {
-					return []interface{}{s}
-				}
-				return nil
-			}
-			outcome, to := expect(i.event, s.state)
-			next := s
-			if outcome == lifecycle.Apply {
-				next = linState{to, s.version + 1}
-			}
-			switch {
-			case o.kind == outUnknown:
-				return []interface{}{s, next}
-			case outcome == lifecycle.Invalid:
-				if o.kind == outInvalid && o.state == s.state {
-					return []interface{}{s}
-				}
-			case o.kind == outOK && o.state == next.state && o.version == next.version:
-				return []interface{}{next}
-			}
-			return nil
-		},
-		Equal: func(a, b interface{}) bool { return a.(linState) == b.(linState) },
-		DescribeOperation: func(in, out interface{}) string {
-			i, o := in.(linInput), out.(linOutput)
-			op := "get"
-			if i.event != "" {
-				op = string(i.event)
-			}
-			switch o.kind {
-			case outInvalid:
-				return fmt.Sprintf("task%d.%s -> invalid in %s", i.task, op, o.state)
-			case outUnknown:
-				return fmt.Sprintf("task%d.%s -> unknown", i.task, op)
-			}
-			return fmt.Sprintf("task%d.%s -> %s v%d", i.task, op, o.state, o.version)
-		},
-		DescribeState: func(st interface{}) string {
-			s := st.(linState)
-			return fmt.Sprintf("%s v%d", s.state, s.version)
-		},
-	}
-	m := nm.ToModel()
-	m.Partition = func(history []porcupine.Operation) [][]porcupine.Operation {
-		byTask := map[int][]porcupine.Operation{}
-		var order []int
-		for _, op := range history {
-			k := op.Input.(linInput).task
-			if _, ok := byTask[k]; !ok {
-				order = append(order, k)
-			}
-			byTask[k] = append(byTask[k], op)
-		}
-		out := make([][]porcupine.Operation, 0, len(order))
-		for _, k := range order {
-			out = append(out, byTask[k])
-		}
-		return out
-	}
-	return m
 }
 
 // CheckHistories records opts.Histories concurrent histories against store
@@ -203,7 +110,6 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 	var rep LinReport
 	model := LinModel()
 	svc := tasklife.New(store)
-	events := tasklife.Events()
 	epoch := time.Now()
 	clock := func() int64 { return int64(time.Since(epoch)) } // monotonic
 
@@ -232,30 +138,21 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 			wg.Go(func() {
 				<-start
 				for range opts.OpsPerClient {
-					in := linInput{task: rng.IntN(opts.Tasks)}
-					if rng.IntN(4) > 0 { // three events for each read
-						in.event = events[rng.IntN(len(events))]
-					}
+					in := genOp(rng, opts.Tasks)
 					opCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 					call := clock()
-					var task *tasklife.Task
-					var err error
-					if in.event == "" {
-						task, err = store.Get(opCtx, guids[in.task])
-					} else {
-						task, err = svc.Apply(opCtx, guids[in.task], in.event, "boom")
-					}
+					outs, err := callOp(opCtx, svc, store, guids, in)
 					ret := clock()
 					cancel()
 					took := time.Duration(ret - call)
-					var out linOutput
 					var te *tasklife.TransitionError
 					switch {
 					case err == nil:
-						out = linOutput{kind: outOK, state: task.State, version: task.Version}
 					case errors.As(err, &te):
-						out = linOutput{kind: outInvalid, state: te.State}
-					case opts.Classify(err) && in.event == "":
+						outs = []linResult{{in.task, linOutput{kind: outInvalid, state: te.State}}}
+					case errors.Is(err, tasklife.ErrNotOwner):
+						outs = []linResult{{in.task, linOutput{kind: outNotOwner}}}
+					case opts.Classify(err) && !in.op.writes():
 						mu.Lock()
 						rep.Failed++
 						rep.Slowest = max(rep.Slowest, took)
@@ -263,20 +160,37 @@ func CheckHistories(ctx context.Context, store tasklife.Store, opts LinOptions) 
 						continue // a failed read tells nothing
 					case opts.Classify(err):
 						// It may take effect at any time after the call.
-						out, ret = linOutput{kind: outUnknown}, math.MaxInt64
+						outs, ret = []linResult{{in.task, linOutput{kind: outUnknown}}}, math.MaxInt64
+						if in.op == opExpire { // it may have ended any of them
+							outs = outs[:0]
+							for k := range guids {
+								outs = append(outs, linResult{k, linOutput{kind: outUnknown}})
+							}
+						}
 						mu.Lock()
 						rep.Failed++
 						mu.Unlock()
 					default:
 						mu.Lock()
-						runErr = errors.Join(runErr, fmt.Errorf("history %d: %s: %w", h, in.event, err))
+						runErr = errors.Join(runErr, fmt.Errorf("history %d: %s: %w", h, in.describe(), err))
 						mu.Unlock()
 						return
 					}
 					mu.Lock()
-					history = append(history, porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
-					if out.kind == outUnknown {
-						rep.Unknown++
+					for _, o := range outs {
+						op := in
+						op.task = o.task
+						history = append(history, porcupine.Operation{ClientId: c, Input: op, Call: call, Output: o.out, Return: ret})
+						switch {
+						case o.out.kind == outUnknown:
+							rep.Unknown++
+						case in.op == opClaim && o.out.kind == outOK:
+							rep.Claimed++
+						case in.op == opExpire:
+							rep.Expired++
+						case in.op == opFenced && o.out.kind != outOK:
+							rep.Fenced++
+						}
 					}
 					rep.Slowest = max(rep.Slowest, took)
 					mu.Unlock()

@@ -50,3 +50,21 @@ func TestLinearizabilityNaiveStore(t *testing.T) {
 	t.Parallel()
 	storetest.RunLinearizability(t, newNaiveStore(faultNone), storetest.LinOptions{Histories: 100})
 }
+
+// unfenced is a store that ignores the owner a step is fenced by: an owner
+// that lost its task can still write it.
+type unfenced struct{ tasklife.Store }
+
+func (s unfenced) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
+	req.Owner = ""
+	return s.Store.Transition(ctx, req)
+}
+
+func TestLinearizabilityCatchesAMissingFence(t *testing.T) {
+	t.Parallel()
+	rep, err := storetest.CheckHistories(context.Background(), unfenced{memstore.New()},
+		storetest.LinOptions{Histories: 200})
+	require.NoError(t, err)
+	require.Positive(t, rep.Illegal, "porcupine must find a write by an owner that does not hold the task")
+	require.NoError(t, os.Remove(rep.Visualization))
+}
