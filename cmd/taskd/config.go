@@ -43,6 +43,8 @@ type config struct {
 	instance       string // names this instance's tasks; set with a database
 	stateDir       string // "": no process records
 	reconcile      time.Duration
+
+	limits // issue 15: bounds on clients, tasks and the database (limits.go)
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -58,6 +60,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.instance, "instance", "", "`name` of this instance among those sharing the database, the same across its restarts (default $"+instanceEnv+", else host name:state directory)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
+	c.limits.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
@@ -76,6 +79,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.reconcile <= 0 {
 		return nil, errors.New("-reconcile-interval must be positive")
+	}
+	if err := c.limits.check(); err != nil {
+		return nil, err
 	}
 	if err := c.storeDefaults(getenv); err != nil {
 		return nil, err

@@ -33,7 +33,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -86,6 +85,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	defer ln.Close()
 	base, linkBase := baseURLs(ln.Addr(), cfg.baseURL)
+	ln = boundListener(ln, cfg.maxConns)
 
 	// Before anything runs: what a killed predecessor left must die first.
 	var state *stateDir
@@ -111,7 +111,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if cfg.databaseURL != "" {
 		var pool *pgxpool.Pool
 		var where string
-		pg, pool, where, err = openPostgres(ctx, cfg.databaseURL, cfg.databaseSchema)
+		pg, pool, where, err = openPostgres(ctx, withConnectTimeout(cfg.databaseURL, cfg.dbTimeout), cfg.databaseSchema)
 		if err != nil {
 			return err
 		}
@@ -142,11 +142,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
-	srv := &http.Server{
-		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(newHandler(svc, exec, cfg.token, linkBase, log), cfg.limits, log)
 	printBanner(stdout, base, cfg, storeText)
 
 	served := make(chan error, 1)
