@@ -122,6 +122,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
 	exec.shell.state = state
+	defer reapOrphans(exec.shell.leaders)() // issue 15: no zombie under taskd
 	stopListening := func() {}
 	if pg != nil {
 		exec.owner, exec.keepPending = cfg.instance, true
@@ -180,6 +181,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		log.Error("the store did not take every outcome, and there is no state directory to keep them", "error", err)
 	case err != nil:
 		log.Warn("tasks did not stop in time; killed", "error", err)
+	}
+	// Issue 15: what escaped its task's group and environment dies now.
+	if n := stopAllDescendants(exec.shell.leaders()); n > 0 {
+		log.Warn("processes left by tasks were still running at shutdown: killed them", "processes", n)
 	}
 	<-httpDone
 	log.Info("stopped")

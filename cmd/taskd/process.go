@@ -30,6 +30,8 @@ const maxLogLine = 16 << 10
 
 // process is a started task command.
 type process struct {
+	guid   string
+	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
 	cmd    *exec.Cmd
@@ -79,7 +81,7 @@ func startProcess(shell, guid, command string, log *slog.Logger) (*process, erro
 		closeAll(parent)
 		return nil, err
 	}
-	p := &process{cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
+	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
 	p.output.Go(func() { logLines(outR, log, "stdout") })
 	p.output.Go(func() { logLines(errR, log, "stderr") })
 	go func() {
@@ -173,6 +175,9 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 		p.reap()
 	}
 	reapGroup(pgid)
+	if n := stopDescendants(p.guid, p.strays); n > 0 {
+		log.Warn("task left processes outside its process group: killed them", "processes", n)
+	}
 	drained := make(chan struct{})
 	go func() {
 		p.output.Wait()
@@ -189,6 +194,11 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	}
 	for _, f := range p.pipes {
 		_ = f.Close()
+	}
+	if p.cmd.ProcessState == nil {
+		// Reaped by stopAllDescendants at a shutdown that ran out of
+		// time: it was killed.
+		return syscall.WaitStatus(syscall.SIGKILL)
 	}
 	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 }

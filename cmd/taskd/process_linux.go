@@ -102,6 +102,7 @@ const canRecover = true
 // procStat is what taskd reads of /proc/<pid>/stat.
 type procStat struct {
 	state byte // 'Z' for a zombie: dead, waiting to be reaped
+	ppid  int
 	pgrp  int
 	start uint64 // clock ticks after boot
 }
@@ -127,6 +128,10 @@ func parseStat(s string) (procStat, error) {
 	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, fmt.Errorf("malformed stat %q", s)
 	}
+	ppid, err := strconv.Atoi(f[4-3])
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed ppid in stat %q", s)
+	}
 	pgrp, err := strconv.Atoi(f[5-3])
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed pgrp in stat %q", s)
@@ -135,7 +140,7 @@ func parseStat(s string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed starttime in stat %q", s)
 	}
-	return procStat{state: f[0][0], pgrp: pgrp, start: start}, nil
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, start: start}, nil
 }
 
 // startTime returns when pid started, in clock ticks after boot.

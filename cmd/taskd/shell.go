@@ -88,6 +88,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", s.grace)
 		p.signal(syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
@@ -175,6 +176,17 @@ func (s *shell) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// leaders returns the pids of the tasks' shells, which their work reaps.
+func (s *shell) leaders() map[int]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pids := make(map[int]bool, len(s.procs))
+	for _, p := range s.procs {
+		pids[p.cmd.Process.Pid] = true
+	}
+	return pids
 }
 
 // killAll sends SIGKILL to every group still running: a shutdown that ran
