@@ -44,7 +44,8 @@ type config struct {
 	stateDir       string // "": no process records
 	reconcile      time.Duration
 
-	limits // issue 15: bounds on clients, tasks and the database (limits.go)
+	limits      // issue 15: bounds on clients, tasks and the database (limits.go)
+	secretFiles // issue 15: secrets from files, never the command line (secrets.go)
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -61,6 +62,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
 	c.limits.flags(fs)
+	c.secretFiles.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
@@ -83,10 +85,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err := c.limits.check(); err != nil {
 		return nil, err
 	}
+	if err := c.secretFiles.load(c, getenv); err != nil {
+		return nil, err
+	}
 	if err := c.storeDefaults(getenv); err != nil {
 		return nil, err
 	}
-	c.token = getenv(tokenEnv)
+	if c.token == "" {
+		c.token = getenv(tokenEnv)
+	}
 	if i := strings.IndexFunc(c.token, notTokenChar); i >= 0 {
 		// The token goes into the printed curl lines between '...'.
 		r, _ := utf8.DecodeRuneInString(c.token[i:])

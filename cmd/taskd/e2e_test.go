@@ -105,6 +105,20 @@ var listenLine = regexp.MustCompile(`^taskd listening on (http://\S+)`)
 // defaults, and env (nil: a fixed token) as its environment.
 func startTaskd(t *testing.T, env []string, args ...string) *taskd {
 	t.Helper()
+	return startTaskdWith(t, nil, env, args...)
+}
+
+// startTaskdAs is startTaskd as the user nobody when asNobody.
+func startTaskdAs(t *testing.T, asNobody bool) *taskd {
+	t.Helper()
+	if !asNobody {
+		return startTaskd(t, nil)
+	}
+	return startTaskdWith(t, &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}, nil)
+}
+
+func startTaskdWith(t *testing.T, attr *syscall.SysProcAttr, env []string, args ...string) *taskd {
+	t.Helper()
 	if env == nil {
 		env = []string{"TASKD_TOKEN=test-token"}
 	}
@@ -113,6 +127,7 @@ func startTaskd(t *testing.T, env []string, args ...string) *taskd {
 	// would blur the shutdown deadline. A DATABASE_URL of the caller's must
 	// not turn the in-memory tests into database ones.
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "DATABASE_URL=", "TASKD_INSTANCE="), env...)
+	cmd.SysProcAttr = attr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &taskd{t: t, cmd: cmd, token: "test-token", log: &fileLog{filepath.Join(t.TempDir(), "stderr")}, exited: make(chan struct{})}

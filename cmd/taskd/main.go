@@ -69,6 +69,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := hideSecrets(); err != nil { // issue 15
+		log.Warn("cannot make taskd undumpable: its tasks may read its memory", "error", err)
+	}
 	if err := becomeSubreaper(); err != nil {
 		log.Warn("cannot become a subreaper: orphans of tasks go to init", "error", err)
 	}
@@ -211,6 +214,9 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 // printBanner tells a newcomer what to paste next.
 func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	source := "from $" + tokenEnv
+	if cfg.secretFiles.token != "" {
+		source = "from -token-file"
+	}
 	if cfg.generated {
 		source = "generated; set " + tokenEnv + " to choose one"
 	}

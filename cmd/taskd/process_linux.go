@@ -216,3 +216,9 @@ func carriesGUID(pid int, guid string) bool {
 	}
 	return false
 }
+
+// makeUndumpable keeps processes of taskd's user, its tasks among them,
+// out of its memory and /proc/<pid>/environ.
+func makeUndumpable() error {
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+}

@@ -59,3 +59,6 @@ func stopAllDescendants(map[int]bool) int { return 0 }
 
 // reapOrphans has nothing to reap without a subreaper.
 func reapOrphans(func() map[int]bool) (stop func()) { return func() {} }
+
+// makeUndumpable is Linux only.
+func makeUndumpable() error { return nil }
