@@ -38,13 +38,14 @@ var errInvalidBody = httpadapter.MessageParseError("invalid request body")
 var errNotUTF8 = httpadapter.MessageParseError("invalid request body: not UTF-8")
 
 // createRequest is a decoded create body. Cloud Controller also accepts
-// template, droplet_guid, user and log_rate_limit_in_bytes_per_second; taskd
-// has no droplets or templates and treats them as unknown.
+// template, droplet_guid and user; taskd has no droplets or templates and
+// treats them as unknown.
 type createRequest struct {
 	Command     string
 	Name        string
 	MemoryInMB  int64
 	DiskInMB    *int64
+	LogRate     *int64 // nil: taskd's -log-rate-limit
 	Labels      map[string]string
 	Annotations map[string]string
 }
@@ -105,6 +106,12 @@ func parseCreateRequest(body []byte) (*createRequest, error) {
 			if !isNull(f.value) {
 				err = decodeInt(f.value, "Disk in mb", &d)
 				req.DiskInMB = &d
+			}
+		case "log_rate_limit_in_bytes_per_second":
+			var n int64
+			if !isNull(f.value) {
+				err = decodeInt(f.value, "Log rate limit in bytes per second", &n)
+				req.LogRate = &n
 			}
 		case "metadata":
 			err = decodeMetadata(f.value, &req)

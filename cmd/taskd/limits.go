@@ -16,12 +16,16 @@ type limits struct {
 	readTimeout time.Duration
 	idleTimeout time.Duration
 	dbTimeout   time.Duration
+	logRate     int64 // bytes/s for tasks created without a limit; -1: unlimited
+	logLines    int   // lines/s logged per task, whatever its limit; 0: uncapped
 }
 
 func (l *limits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxConns, "max-connections", 512, "how many client connections taskd holds at once; more wait to be accepted")
 	fs.DurationVar(&l.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request, headers and body")
 	fs.DurationVar(&l.idleTimeout, "idle-timeout", 60*time.Second, "how long an idle keep-alive connection is kept")
+	fs.Int64Var(&l.logRate, "log-rate-limit", 16<<10, "`bytes` per second of output taskd logs for a task created without log_rate_limit_in_bytes_per_second; -1: unlimited")
+	fs.IntVar(&l.logLines, "log-lines-per-second", 200, "`lines` per second of output taskd logs for any task, whatever its byte limit; 0: no cap")
 	fs.DurationVar(&l.dbTimeout, "database-timeout", 5*time.Second, "how long a request may wait for the task store (and a connection for PostgreSQL) before it is answered 503")
 }
 
@@ -33,6 +37,10 @@ func (l *limits) check() error {
 		return errors.New("-read-timeout and -idle-timeout must be positive")
 	case l.dbTimeout <= 0:
 		return errors.New("-database-timeout must be positive")
+	case l.logRate < -1:
+		return errors.New("-log-rate-limit must be -1 (unlimited) or more")
+	case l.logLines < 0:
+		return errors.New("-log-lines-per-second must not be negative")
 	}
 	return nil
 }

@@ -125,7 +125,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
 	exec.shell.state = state
-	defer reapOrphans(exec.shell.leaders)() // issue 15: no zombie under taskd
+	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines // issue 15
+	defer reapOrphans(exec.shell.leaders)()                        // issue 15: no zombie under taskd
 	stopListening := func() {}
 	if pg != nil {
 		exec.owner, exec.keepPending = cfg.instance, true

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,10 +21,6 @@ const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
 // the group is killed only a process that left the group can hold the pipes.
 const outputDrain = 250 * time.Millisecond
 
-// maxLogLine is the longest piece of output logged as one line; longer lines
-// are logged in pieces.
-const maxLogLine = 16 << 10
-
 // process is a started task command.
 type process struct {
 	guid   string
@@ -38,12 +31,13 @@ type process struct {
 	gate   *os.File      // write end; a line on it lets the command run
 	exited chan struct{} // closed once the group leader has exited
 	output sync.WaitGroup
+	out    *outputLog
 	pipes  []*os.File // read ends of stdout and stderr
 }
 
 // startProcess starts command with shell in a new process group, held at
-// the gate. Each line it writes is logged with log.
-func startProcess(shell, guid, command string, log *slog.Logger) (*process, error) {
+// the gate. Each line it writes is logged through out.
+func startProcess(shell, guid, command string, out *outputLog) (*process, error) {
 	var (
 		parent []*os.File // ours: closed on failure
 		child  []*os.File // the child's: always closed here once started
@@ -81,9 +75,9 @@ func startProcess(shell, guid, command string, log *slog.Logger) (*process, erro
 		closeAll(parent)
 		return nil, err
 	}
-	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
-	p.output.Go(func() { logLines(outR, log, "stdout") })
-	p.output.Go(func() { logLines(errR, log, "stderr") })
+	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
+	p.output.Go(func() { out.copyLines(outR, "stdout") })
+	p.output.Go(func() { out.copyLines(errR, "stderr") })
 	go func() {
 		awaitLeader(cmd)
 		close(p.exited)
@@ -195,24 +189,11 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	for _, f := range p.pipes {
 		_ = f.Close()
 	}
+	p.out.close()
 	if p.cmd.ProcessState == nil {
 		// Reaped by stopAllDescendants at a shutdown that ran out of
 		// time: it was killed.
 		return syscall.WaitStatus(syscall.SIGKILL)
 	}
 	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-}
-
-// logLines logs each line read from r until it ends.
-func logLines(r io.Reader, log *slog.Logger, stream string) {
-	br := bufio.NewReaderSize(r, maxLogLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			log.Info("task output", "stream", stream, "line", strings.TrimRight(string(line), "\r\n"))
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
 }

@@ -72,6 +72,8 @@ func TestCreateErrors(t *testing.T) {
 		{"memory as string", "", `{"command":"true","memory_in_mb":"5"}`, 422, "CF-UnprocessableEntity", 10008, "Memory in mb must be an integer"},
 		{"negative memory", "", `{"command":"true","memory_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Memory in mb must be 0 or more"},
 		{"negative disk", "", `{"command":"true","disk_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Disk in mb must be 0 or more"},
+		{"log rate as string", "", `{"command":"true","log_rate_limit_in_bytes_per_second":"5"}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be an integer"},
+		{"log rate below -1", "", `{"command":"true","log_rate_limit_in_bytes_per_second":-2}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be -1 (unlimited) or more"},
 		{"label not a string", "", `{"command":"true","metadata":{"labels":{"a":1}}}`, 422, "CF-UnprocessableEntity", 10008, "Labels must be an object of strings"},
 		{"reserved annotation", "", `{"command":"true","metadata":{"annotations":{"taskd.tasklife.dev/instance":"b"}}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata annotations key error: prefix 'taskd.tasklife.dev' is reserved"},
 		{"NUL in command", "", `{"command":"a\u0000b"}`, 422, "CF-UnprocessableEntity", 10008, "Command must not contain NUL bytes"},
