@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -39,6 +40,16 @@ const maxLogLine = 16 << 10
 // rateReportInterval is how often, at most, dropped output is reported.
 const rateReportInterval = time.Second
 
+// Once a task's process group is gone, its output is still read for as long
+// as reading goes on (the pipes may hold 64 KiB, more if the task enlarged
+// them, which a loaded taskd takes a while to log), until no byte has come
+// for outputDrain, and for outputDrainMax at most: only a process that left
+// the group can still be writing then.
+const (
+	outputDrain    = 250 * time.Millisecond
+	outputDrainMax = 2 * time.Second
+)
+
 // outputLog logs one task's output within its log rate limit.
 type outputLog struct {
 	log        *slog.Logger
@@ -48,11 +59,12 @@ type outputLog struct {
 	lineBucket *rate.Limiter // nil when uncapped
 	now        func() time.Time
 	mu         sync.Mutex
-	lines      int64     // dropped since the last report
-	bytes      int64     // dropped since the last report
-	why        string    // the report for the last line dropped
-	warned     time.Time // when the last report was logged
-	reports    int       // logged so far
+	lines      int64        // dropped since the last report
+	bytes      int64        // dropped since the last report
+	why        string       // the report for the last line dropped
+	warned     time.Time    // when the last report was logged
+	reports    int          // logged so far
+	read       atomic.Int64 // bytes read, for drainOutput to see progress
 }
 
 // newOutputLog logs through log at most limit bytes (-1: unlimited) and
@@ -73,12 +85,13 @@ func (o *outputLog) copyLines(r io.Reader, stream string) {
 	br := bufio.NewReaderSize(r, maxLogLine)
 	for {
 		line, err := br.ReadSlice('\n')
+		o.read.Add(int64(len(line)))
 		truncated := errors.Is(err, bufio.ErrBufferFull)
 		if len(line) > 0 {
 			o.line(stream, strings.TrimRight(string(line), "\r\n"), truncated)
 		}
 		if truncated {
-			err = skipLine(br)
+			err = o.skipLine(br)
 		}
 		if err != nil {
 			return
@@ -87,9 +100,10 @@ func (o *outputLog) copyLines(r io.Reader, stream string) {
 }
 
 // skipLine discards the rest of a line longer than maxLogLine.
-func skipLine(br *bufio.Reader) error {
+func (o *outputLog) skipLine(br *bufio.Reader) error {
 	for {
-		_, err := br.ReadSlice('\n')
+		rest, err := br.ReadSlice('\n')
+		o.read.Add(int64(len(rest)))
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			return err
 		}
@@ -144,5 +158,35 @@ func (o *outputLog) close() {
 	defer o.mu.Unlock()
 	if o.lines > 0 {
 		o.report()
+	}
+}
+
+// drainOutput waits for the output readers to reach the end of the pipes,
+// or closes the pipes once reading has stalled (see outputDrain).
+func (p *process) drainOutput() {
+	drained := make(chan struct{})
+	go func() {
+		p.output.Wait()
+		close(drained)
+	}()
+	tick := time.NewTicker(outputDrain)
+	defer tick.Stop()
+	deadline := time.Now().Add(outputDrainMax)
+	last := p.out.read.Load()
+	for {
+		select {
+		case <-drained:
+			return
+		case now := <-tick.C:
+			n := p.out.read.Load()
+			if n == last || now.After(deadline) {
+				for _, f := range p.pipes {
+					_ = f.Close()
+				}
+				<-drained
+				return
+			}
+			last = n
+		}
 	}
 }

@@ -17,10 +17,6 @@ import (
 // process (exec), so $$ in the command is the process group id.
 const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
 
-// outputDrain bounds how long a finished task's output is still read: after
-// the group is killed only a process that left the group can hold the pipes.
-const outputDrain = 250 * time.Millisecond
-
 // process is a started task command.
 type process struct {
 	guid   string
@@ -172,20 +168,7 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	if n := stopDescendants(p.guid, p.strays); n > 0 {
 		log.Warn("task left processes outside its process group: killed them", "processes", n)
 	}
-	drained := make(chan struct{})
-	go func() {
-		p.output.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-time.After(outputDrain):
-		// A process that left the group still holds a pipe: stop reading.
-		for _, f := range p.pipes {
-			_ = f.Close()
-		}
-		<-drained
-	}
+	p.drainOutput()
 	for _, f := range p.pipes {
 		_ = f.Close()
 	}
