@@ -43,6 +43,7 @@ type config struct {
 	instance       string // names this instance's tasks; set with a database
 	stateDir       string // "": no process records
 	reconcile      time.Duration
+	runAs          string // -run-as; "": taskd's user, or nobody for root
 
 	limits      // issue 15: bounds on clients, tasks and the database (limits.go)
 	secretFiles // issue 15: secrets from files, never the command line (secrets.go)
@@ -61,6 +62,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.instance, "instance", "", "`name` of this instance among those sharing the database, the same across its restarts (default $"+instanceEnv+", else host name:state directory)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` where taskd records its tasks' processes, to kill what is left of them after a crash; one per instance (default with a database: $XDG_STATE_HOME/taskd[/<instance>])")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", 30*time.Second, "with a database: how often taskd looks for cancels it may have missed while disconnected")
+	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
 	c.limits.flags(fs)
 	c.secretFiles.flags(fs)
 	fs.Usage = func() {

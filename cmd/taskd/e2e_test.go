@@ -122,7 +122,13 @@ func startTaskdWith(t *testing.T, attr *syscall.SysProcAttr, env []string, args 
 	if env == nil {
 		env = []string{"TASKD_TOKEN=test-token"}
 	}
-	cmd := exec.Command(taskdBin, append([]string{"-addr", "127.0.0.1:0", "-cancel-grace", testGrace.String()}, args...)...)
+	defaults := []string{"-addr", "127.0.0.1:0", "-cancel-grace", testGrace.String()}
+	if os.Geteuid() == 0 && (attr == nil || attr.Credential == nil) {
+		// Tasks write to the test's root-owned temporary directories; a
+		// test that wants taskd's default user passes -run-as= after.
+		defaults = append(defaults, "-run-as", "root")
+	}
+	cmd := exec.Command(taskdBin, append(defaults, args...)...)
 	// The race detector sleeps a second before exiting by default, which
 	// would blur the shutdown deadline. A DATABASE_URL of the caller's must
 	// not turn the in-memory tests into database ones.

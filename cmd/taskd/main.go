@@ -69,6 +69,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	as, err := resolveRunAs(cfg.runAs, os.Geteuid()) // issue 15
+	if err != nil {
+		return err
+	}
 	if err := hideSecrets(); err != nil { // issue 15
 		log.Warn("cannot make taskd undumpable: its tasks may read its memory", "error", err)
 	}
@@ -124,7 +128,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
-	exec.shell.state = state
+	exec.shell.state, exec.shell.as = state, as
+	log.Info("tasks run as " + as.String())
 	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines // issue 15
 	defer reapOrphans(exec.shell.leaders)()                        // issue 15: no zombie under taskd
 	stopListening := func() {}

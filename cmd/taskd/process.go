@@ -32,8 +32,9 @@ type process struct {
 }
 
 // startProcess starts command with shell in a new process group, held at
-// the gate. Each line it writes is logged through out.
-func startProcess(shell, guid, command string, out *outputLog) (*process, error) {
+// the gate, as the user as names (nil: taskd's). Each line it writes is
+// logged through out.
+func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*process, error) {
 	var (
 		parent []*os.File // ours: closed on failure
 		child  []*os.File // the child's: always closed here once started
@@ -66,7 +67,11 @@ func startProcess(shell, guid, command string, out *outputLog) (*process, error)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Env = taskEnv(guid)
+	var userEnv []string
+	if as != nil && as.cred != nil {
+		cmd.SysProcAttr.Credential, userEnv = as.cred, as.env
+	}
+	cmd.Env = taskEnv(guid, userEnv)
 	if err := cmd.Start(); err != nil {
 		closeAll(parent)
 		return nil, err
@@ -82,13 +87,16 @@ func startProcess(shell, guid, command string, out *outputLog) (*process, error)
 }
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
-// the database URL, which may hold a password), plus the task's guid.
-func taskEnv(guid string) []string {
+// the database URL, which may hold a password), plus the task's guid and
+// userEnv (HOME, USER, LOGNAME of the user it runs as), which replace
+// taskd's.
+func taskEnv(guid string, userEnv []string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv
+		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv ||
+			slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") })
 	})
-	return append(env, taskGUIDEnv+"="+guid)
+	return append(append(env, userEnv...), taskGUIDEnv+"="+guid)
 }
 
 // signal sends sig to the whole process group, unless it is gone.

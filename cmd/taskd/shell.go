@@ -27,6 +27,8 @@ type shell struct {
 	// state, when set, records each running task's process group, so that
 	// a restart after a crash can kill what is left of it.
 	state *stateDir
+	// as, when set, is the user tasks run as (-run-as).
+	as *runAs
 	// logLines caps the lines of output logged per task and second
 	// (-log-lines-per-second); 0: no cap.
 	logLines int
@@ -50,7 +52,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	s.works.Add(1)
 	defer s.works.Done()
 	log := s.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
-	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines))
+	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines), s.as)
 	if err != nil {
 		log.Error("task could not be started", "error", err)
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
