@@ -40,14 +40,15 @@ const maxLogLine = 16 << 10
 // rateReportInterval is how often, at most, dropped output is reported.
 const rateReportInterval = time.Second
 
-// Once a task's process group is gone, its output is still read for as long
-// as reading goes on (the pipes may hold 64 KiB, more if the task enlarged
-// them, which a loaded taskd takes a while to log), until no byte has come
-// for outputDrain, and for outputDrainMax at most: only a process that left
-// the group can still be writing then.
+// Once a task's process group is gone, its output is read until the pipes
+// reach their end. If they do not, a process outside the group holds them:
+// they are closed once they are empty (pipeUnread) and reading has stalled
+// for outputDrain, or after outputDrainMax whatever they hold, which is
+// then reported lost. A loaded taskd can take a while to log what the pipes
+// held (64 KiB, more if the task enlarged them).
 const (
 	outputDrain    = 250 * time.Millisecond
-	outputDrainMax = 2 * time.Second
+	outputDrainMax = 5 * time.Second
 )
 
 // outputLog logs one task's output within its log rate limit.
@@ -162,8 +163,8 @@ func (o *outputLog) close() {
 }
 
 // drainOutput waits for the output readers to reach the end of the pipes,
-// or closes the pipes once reading has stalled (see outputDrain).
-func (p *process) drainOutput() {
+// or closes the pipes (see outputDrain).
+func (p *process) drainOutput(log *slog.Logger) {
 	drained := make(chan struct{})
 	go func() {
 		p.output.Wait()
@@ -178,12 +179,18 @@ func (p *process) drainOutput() {
 		case <-drained:
 			return
 		case now := <-tick.C:
-			n := p.out.read.Load()
-			if n == last || now.After(deadline) {
+			n, unread := p.out.read.Load(), 0
+			for _, f := range p.pipes {
+				unread += pipeUnread(f)
+			}
+			if (n == last && unread == 0) || now.After(deadline) {
 				for _, f := range p.pipes {
 					_ = f.Close()
 				}
 				<-drained
+				if unread > 0 {
+					log.Warn("task's output could not all be read: a process that left its group still writes", "unread_bytes", unread)
+				}
 				return
 			}
 			last = n

@@ -176,7 +176,7 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	if n := stopDescendants(p.guid, p.strays); n > 0 {
 		log.Warn("task left processes outside its process group: killed them", "processes", n)
 	}
-	p.drainOutput()
+	p.drainOutput(log)
 	for _, f := range p.pipes {
 		_ = f.Close()
 	}

@@ -222,3 +222,15 @@ func carriesGUID(pid int, guid string) bool {
 func makeUndumpable() error {
 	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 }
+
+// pipeUnread returns how many bytes wait to be read in the pipe f
+// (TIOCINQ is Linux's FIONREAD).
+func pipeUnread(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return n
+}

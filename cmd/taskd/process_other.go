@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -59,6 +60,9 @@ func stopAllDescendants(map[int]bool) int { return 0 }
 
 // reapOrphans has nothing to reap without a subreaper.
 func reapOrphans(func() map[int]bool) (stop func()) { return func() {} }
+
+// pipeUnread cannot tell elsewhere: a stalled reader is stopped at once.
+func pipeUnread(*os.File) int { return 0 }
 
 // makeUndumpable is Linux only.
 func makeUndumpable() error { return nil }
