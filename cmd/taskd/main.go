@@ -7,11 +7,12 @@
 //	curl -X POST -H "Authorization: bearer $TOKEN" -d '{"command":"sleep 60"}' http://127.0.0.1:8080/v3/apps/demo/tasks
 //	curl -X POST -H "Authorization: bearer $TOKEN" http://127.0.0.1:8080/v3/tasks/$GUID/actions/cancel
 //
-// It prints the token and ready-to-paste curl lines when it starts. The
-// token comes from TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750
-// allows), or is generated when that is unset; taskd refuses to listen
-// beyond loopback without TASKD_TOKEN. Each line a task
-// writes is logged with the task's guid and name. SIGINT or SIGTERM cancels
+// It prints ready-to-paste curl lines when it starts, and the token if it
+// generated it (a given one stays unprinted). The token comes from
+// TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750 allows) or
+// -token-file, or is generated; taskd refuses to listen beyond loopback
+// with a generated token. Each line a task writes is logged with the task's
+// guid and name, within the task's log rate limit. SIGINT or SIGTERM cancels
 // every running task and exits once they have stopped.
 //
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
@@ -217,20 +218,31 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 	return curl, links
 }
 
-// printBanner tells a newcomer what to paste next.
+// printBanner tells a newcomer what to paste next. It prints the token only
+// when taskd generated it: a token given in the environment or a file is
+// the operator's secret, and the banner may end up in a log; the curl lines
+// then read it from where it came.
 func printBanner(w io.Writer, base string, cfg *config, storeText string) {
-	source := "from $" + tokenEnv
-	if cfg.secretFiles.token != "" {
-		source = "from -token-file"
-	}
-	if cfg.generated {
-		source = "generated; set " + tokenEnv + " to choose one"
-	}
+	token := fmt.Sprintf("%s (generated; set %s to choose one)", cfg.token, tokenEnv)
 	auth := fmt.Sprintf("-H 'Authorization: bearer %s'", cfg.token)
+	switch {
+	case cfg.generated:
+	case cfg.secretFiles.token != "":
+		token = "from -token-file, not printed"
+		auth = fmt.Sprintf(`-H "Authorization: bearer $(cat %s)"`, shellQuote(cfg.secretFiles.token))
+	default:
+		token = "from $" + tokenEnv + ", not printed"
+		auth = `-H "Authorization: bearer $` + tokenEnv + `"`
+	}
 	fmt.Fprintf(w, "taskd listening on %s (%s)\n", base, storeText)
-	fmt.Fprintf(w, "token: %s (%s)\n", cfg.token, source)
+	fmt.Fprintf(w, "token: %s\n", token)
 	fmt.Fprintf(w, "create a task, then get it, then cancel it:\n")
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
