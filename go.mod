@@ -11,7 +11,9 @@ require (
 	github.com/looplab/fsm v1.0.3
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.43.0
+	golang.org/x/net v0.55.0
+	golang.org/x/sys v0.45.0
+	golang.org/x/time v0.15.0
 	pgregory.net/rapid v1.3.0
 )
 

@@ -95,7 +95,7 @@ type ListScoper interface {
 // BearerToken returns an Authorizer for a service with one static secret: a
 // request with "Authorization: bearer <token>" may do everything, a request
 // without an Authorization header is ErrNoCredentials, and any other
-// Authorization header is ErrBadCredentials. The token is compared in
+// Authorization header, or more than one, is ErrBadCredentials. The token is compared in
 // constant time. It panics if token is empty, which would admit everyone.
 func BearerToken(token string) Authorizer {
 	if token == "" {
@@ -111,10 +111,16 @@ type bearerToken struct{ token []byte }
 type bearerPrincipal struct{}
 
 func (b bearerToken) Authenticate(r *http.Request) (Principal, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	all := r.Header.Values("Authorization")
+	if len(all) == 0 || (len(all) == 1 && all[0] == "") {
 		return nil, ErrNoCredentials
 	}
+	if len(all) > 1 {
+		// Which one counts would depend on who reads the request: a proxy
+		// may check one and pass both.
+		return nil, ErrBadCredentials
+	}
+	h := all[0]
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return nil, ErrBadCredentials

@@ -187,6 +187,16 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 	require.Panics(t, func() { httpadapter.BearerToken("") })
+
+	// Two Authorization headers are refused, even when both are right:
+	// which one counts would depend on who reads them.
+	for _, pair := range [][2]string{{"bearer s3cret", "bearer wrong"}, {"bearer wrong", "bearer s3cret"}, {"bearer s3cret", "bearer s3cret"}, {"", "bearer s3cret"}} {
+		r := httptest.NewRequest(http.MethodGet, "/v3/tasks", nil)
+		r.Header.Add("Authorization", pair[0])
+		r.Header.Add("Authorization", pair[1])
+		_, err := auth.Authenticate(r)
+		require.ErrorIs(t, err, httpadapter.ErrBadCredentials, "headers %q", pair)
+	}
 }
 
 func TestBearerTokenEndToEnd(t *testing.T) {

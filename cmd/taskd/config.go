@@ -51,6 +51,11 @@ type config struct {
 	pendingExpiry  time.Duration
 	maxRunTime     time.Duration
 	affinity       bool
+
+	runAs string // -run-as; "": taskd's user, or nobody for root
+
+	limits      // bounds on clients, tasks and the database (limits.go)
+	secretFiles // secrets from files, never the command line (secrets.go)
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -71,6 +76,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.pendingExpiry, "pending-expiry", 0, "how long a task may wait PENDING before it ends FAILED \"Task expired in PENDING state\" (default: no limit)")
 	fs.DurationVar(&c.maxRunTime, "max-run-time", 0, "how long a task's command may run before it is stopped as a cancel is and ends FAILED \""+tasklife.ReasonTimedOut+"\" (default: no limit)")
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
+	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
+	c.limits.flags(fs)
+	c.secretFiles.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
 		fs.PrintDefaults()
@@ -98,10 +106,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 			return nil, fmt.Errorf("%s must not be negative", name)
 		}
 	}
+	if err := c.limits.check(); err != nil {
+		return nil, err
+	}
+	if err := c.secretFiles.load(c, getenv); err != nil {
+		return nil, err
+	}
 	if err := c.storeDefaults(getenv); err != nil {
 		return nil, err
 	}
-	c.token = getenv(tokenEnv)
+	if c.token == "" {
+		c.token = getenv(tokenEnv)
+	}
 	if i := strings.IndexFunc(c.token, notTokenChar); i >= 0 {
 		// The token goes into the printed curl lines between '...'.
 		r, _ := utf8.DecodeRuneInString(c.token[i:])

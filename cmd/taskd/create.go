@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/httpadapter"
@@ -30,14 +33,19 @@ var errTooLarge = &httpadapter.Error{
 // object.
 var errInvalidBody = httpadapter.MessageParseError("invalid request body")
 
+// errNotUTF8 refuses a body that is not UTF-8 (JSON must be, RFC 8259) or
+// that escapes half a surrogate pair.
+var errNotUTF8 = httpadapter.MessageParseError("invalid request body: not UTF-8")
+
 // createRequest is a decoded create body. Cloud Controller also accepts
-// template, droplet_guid, user and log_rate_limit_in_bytes_per_second; taskd
-// has no droplets or templates and treats them as unknown.
+// template, droplet_guid and user; taskd has no droplets or templates and
+// treats them as unknown.
 type createRequest struct {
 	Command     string
 	Name        string
 	MemoryInMB  int64
 	DiskInMB    *int64
+	LogRate     *int64 // nil: taskd's -log-rate-limit
 	Labels      map[string]string
 	Annotations map[string]string
 }
@@ -71,9 +79,17 @@ func parseCreateRequest(body []byte) (*createRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, httpadapter.UnprocessableEntity("No command or template provided")
 	}
+	if !utf8.Valid(body) || hasLoneSurrogate(body) {
+		// encoding/json would turn such bytes into U+FFFD, and what ran
+		// would not be what was sent.
+		return nil, errNotUTF8
+	}
 	fields, err := objectFields(body)
 	if err != nil {
 		return nil, errInvalidBody
+	}
+	if err := refuseDuplicates("", fields); err != nil {
+		return nil, err
 	}
 	var unknown []string
 	for _, f := range fields {
@@ -90,6 +106,12 @@ func parseCreateRequest(body []byte) (*createRequest, error) {
 			if !isNull(f.value) {
 				err = decodeInt(f.value, "Disk in mb", &d)
 				req.DiskInMB = &d
+			}
+		case "log_rate_limit_in_bytes_per_second":
+			var n int64
+			if !isNull(f.value) {
+				err = decodeInt(f.value, "Log rate limit in bytes per second", &n)
+				req.LogRate = &n
 			}
 		case "metadata":
 			err = decodeMetadata(f.value, &req)
@@ -109,6 +131,24 @@ func parseCreateRequest(body []byte) (*createRequest, error) {
 	return &req, nil
 }
 
+// refuseDuplicates refuses an object that names a key twice: encoding/json
+// would keep the last, so {"command":"a","command":"b"} would run b while
+// a reader of the body (or a proxy that checked it) saw a.
+func refuseDuplicates(where string, fields []field) error {
+	seen := make(map[string]bool, len(fields))
+	var dup []string
+	for _, f := range fields {
+		if seen[f.key] && !slices.Contains(dup, f.key) {
+			dup = append(dup, f.key)
+		}
+		seen[f.key] = true
+	}
+	if len(dup) > 0 {
+		return httpadapter.UnprocessableEntity(fmt.Sprintf("Duplicate field(s)%s: '%s'", where, strings.Join(dup, "', '")))
+	}
+	return nil
+}
+
 func unknownFields(where string, keys []string) error {
 	return httpadapter.UnprocessableEntity(fmt.Sprintf("Unknown field(s)%s: '%s'", where, strings.Join(keys, "', '")))
 }
@@ -120,6 +160,9 @@ func decodeMetadata(v json.RawMessage, req *createRequest) error {
 	fields, err := objectFields(v)
 	if err != nil {
 		return httpadapter.UnprocessableEntity("Metadata must be an object")
+	}
+	if err := refuseDuplicates(" in metadata", fields); err != nil {
+		return err
 	}
 	var unknown []string
 	for _, f := range fields {
@@ -191,6 +234,48 @@ func objectFields(data []byte) ([]field, error) {
 	return fields, nil
 }
 
+// hasLoneSurrogate reports whether a JSON text escapes half of a UTF-16
+// surrogate pair without the other (\ud800 alone), which encoding/json
+// decodes as U+FFFD. A backslash only appears inside strings in valid JSON,
+// so the whole text can be scanned; invalid JSON is left to the decoder.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hex4(b[i+2:])
+		i += 5
+		switch {
+		case !ok || !utf16.IsSurrogate(r):
+		case r >= 0xdc00: // a low half first
+			return true
+		default: // a high half: the low one must follow
+			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return true
+			}
+			lo, ok := hex4(b[i+3:])
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 decodes the four hex digits b starts with.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
+}
+
 func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
 
 func decodeString(v json.RawMessage, name string, dst *string) error {
@@ -219,8 +304,22 @@ func decodeStringMap(v json.RawMessage, name string, dst *map[string]string) err
 	if isNull(v) {
 		return nil
 	}
-	if err := json.Unmarshal(v, dst); err != nil {
-		return httpadapter.UnprocessableEntity(name + " must be an object of strings")
+	notStrings := httpadapter.UnprocessableEntity(name + " must be an object of strings")
+	fields, err := objectFields(v)
+	if err != nil {
+		return notStrings
 	}
+	if err := refuseDuplicates(" in "+strings.ToLower(name), fields); err != nil {
+		return err
+	}
+	m := make(map[string]string, len(fields))
+	for _, f := range fields {
+		var s string
+		if json.Unmarshal(f.value, &s) != nil {
+			return notStrings
+		}
+		m[f.key] = s
+	}
+	*dst = m
 	return nil
 }

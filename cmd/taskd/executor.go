@@ -59,6 +59,9 @@ type executor struct {
 	// start of this instance to run, instead of canceling them: on a
 	// durable store they were accepted and must not be lost.
 	keepPending bool
+	// logRate, when set, is the log rate limit of a task created without
+	// one (taskd's -log-rate-limit).
+	logRate *int64
 	// unrecorded are outcomes the last run of this instance could not
 	// record; they are recorded first.
 	unrecorded []runner.Outcome
@@ -126,6 +129,9 @@ func (e *executor) Create(ctx context.Context, nt tasklife.NewTask) (*tasklife.T
 	e.start()
 	if e.closed.Load() {
 		return nil, errShuttingDown
+	}
+	if nt.LogRateLimitInBytesPerSecond == nil {
+		nt.LogRateLimitInBytesPerSecond = e.logRate
 	}
 	return e.svc.Create(ctx, e.withOwner(nt))
 }

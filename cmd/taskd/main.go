@@ -7,11 +7,12 @@
 //	curl -X POST -H "Authorization: bearer $TOKEN" -d '{"command":"sleep 60"}' http://127.0.0.1:8080/v3/apps/demo/tasks
 //	curl -X POST -H "Authorization: bearer $TOKEN" http://127.0.0.1:8080/v3/tasks/$GUID/actions/cancel
 //
-// It prints the token and ready-to-paste curl lines when it starts. The
-// token comes from TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750
-// allows), or is generated when that is unset; taskd refuses to listen
-// beyond loopback without TASKD_TOKEN. Each line a task
-// writes is logged with the task's guid and name. SIGINT or SIGTERM cancels
+// It prints ready-to-paste curl lines when it starts, and the token if it
+// generated it (a given one stays unprinted). The token comes from
+// TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750 allows) or
+// -token-file, or is generated; taskd refuses to listen beyond loopback
+// with a generated token. Each line a task writes is logged with the task's
+// guid and name, within the task's log rate limit. SIGINT or SIGTERM cancels
 // every running task and exits once they have stopped.
 //
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
@@ -33,7 +34,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -70,6 +70,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	as, err := resolveRunAs(cfg.runAs, os.Geteuid())
+	if err != nil {
+		return err
+	}
+	if err := hideSecrets(); err != nil {
+		log.Warn("cannot make taskd undumpable: its tasks may read its memory", "error", err)
+	}
 	if err := becomeSubreaper(); err != nil {
 		log.Warn("cannot become a subreaper: orphans of tasks go to init", "error", err)
 	}
@@ -86,6 +93,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	defer ln.Close()
 	base, linkBase := baseURLs(ln.Addr(), cfg.baseURL)
+	ln = boundListener(ln, cfg.maxConns)
 
 	// Before anything runs: what a killed predecessor left must die first.
 	var state *stateDir
@@ -111,7 +119,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if cfg.databaseURL != "" {
 		var pool *pgxpool.Pool
 		var where string
-		pg, pool, where, err = openPostgres(ctx, cfg.databaseURL, cfg.databaseSchema)
+		pg, pool, where, err = openPostgres(ctx, withConnectTimeout(cfg.databaseURL, cfg.dbTimeout), cfg.databaseSchema)
 		if err != nil {
 			return err
 		}
@@ -121,7 +129,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	svc := tasklife.New(store, tasklife.WithLogger(log))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
-	exec.shell.state = state
+	exec.shell.state, exec.shell.as = state, as
+	log.Info("tasks run as " + as.String())
+	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines
+	defer reapOrphans(exec.shell.leaders)() // no zombie under taskd
 	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
 	if pg != nil {
@@ -144,11 +155,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
-	srv := &http.Server{
-		Handler:           newHandler(svc, exec, cfg.token, linkBase, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(newHandler(svc, exec, cfg.token, linkBase, log), cfg.limits, log)
 	printBanner(stdout, base, cfg, storeText)
 
 	served := make(chan error, 1)
@@ -187,6 +194,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case err != nil:
 		log.Warn("tasks did not stop in time; killed", "error", err)
 	}
+	// Issue 15: what escaped its task's group and environment dies now.
+	if n := stopAllDescendants(exec.shell.leaders()); n > 0 {
+		log.Warn("processes left by tasks were still running at shutdown: killed them", "processes", n)
+	}
 	<-httpDone
 	log.Info("stopped")
 	return nil
@@ -209,17 +220,31 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 	return curl, links
 }
 
-// printBanner tells a newcomer what to paste next.
+// printBanner tells a newcomer what to paste next. It prints the token only
+// when taskd generated it: a token given in the environment or a file is
+// the operator's secret, and the banner may end up in a log; the curl lines
+// then read it from where it came.
 func printBanner(w io.Writer, base string, cfg *config, storeText string) {
-	source := "from $" + tokenEnv
-	if cfg.generated {
-		source = "generated; set " + tokenEnv + " to choose one"
-	}
+	token := fmt.Sprintf("%s (generated; set %s to choose one)", cfg.token, tokenEnv)
 	auth := fmt.Sprintf("-H 'Authorization: bearer %s'", cfg.token)
+	switch {
+	case cfg.generated:
+	case cfg.secretFiles.token != "":
+		token = "from -token-file, not printed"
+		auth = fmt.Sprintf(`-H "Authorization: bearer $(cat %s)"`, shellQuote(cfg.secretFiles.token))
+	default:
+		token = "from $" + tokenEnv + ", not printed"
+		auth = `-H "Authorization: bearer $` + tokenEnv + `"`
+	}
 	fmt.Fprintf(w, "taskd listening on %s (%s)\n", base, storeText)
-	fmt.Fprintf(w, "token: %s (%s)\n", cfg.token, source)
+	fmt.Fprintf(w, "token: %s\n", token)
 	fmt.Fprintf(w, "create a task, then get it, then cancel it:\n")
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

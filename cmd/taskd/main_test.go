@@ -39,6 +39,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "a token beyond ASCII", token: "jeton-é", wantErr: `TASKD_TOKEN holds 'é'`},
 		{name: "no slots", args: []string{"-max-running", "0"}, wantErr: "-max-running must be at least 1"},
 		{name: "negative grace", args: []string{"-cancel-grace", "-1s"}, wantErr: "-cancel-grace must not be negative"},
+		{name: "log rate below -1", args: []string{"-log-rate-limit", "-2"}, wantErr: "-log-rate-limit must be -1 (unlimited) or more"},
+		{name: "negative line cap", args: []string{"-log-lines-per-second", "-1"}, wantErr: "-log-lines-per-second must not be negative"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"-port", "1"}, wantErr: "flag provided but not defined"},
 	} {

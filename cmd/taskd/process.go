@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -20,28 +17,24 @@ import (
 // process (exec), so $$ in the command is the process group id.
 const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
 
-// outputDrain bounds how long a finished task's output is still read: after
-// the group is killed only a process that left the group can hold the pipes.
-const outputDrain = 250 * time.Millisecond
-
-// maxLogLine is the longest piece of output logged as one line; longer lines
-// are logged in pieces.
-const maxLogLine = 16 << 10
-
 // process is a started task command.
 type process struct {
+	guid   string
+	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
 	cmd    *exec.Cmd
 	gate   *os.File      // write end; a line on it lets the command run
 	exited chan struct{} // closed once the group leader has exited
 	output sync.WaitGroup
+	out    *outputLog
 	pipes  []*os.File // read ends of stdout and stderr
 }
 
 // startProcess starts command with shell in a new process group, held at
-// the gate. Each line it writes is logged with log.
-func startProcess(shell, guid, command string, log *slog.Logger) (*process, error) {
+// the gate, as the user as names (nil: taskd's). Each line it writes is
+// logged through out.
+func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*process, error) {
 	var (
 		parent []*os.File // ours: closed on failure
 		child  []*os.File // the child's: always closed here once started
@@ -74,14 +67,18 @@ func startProcess(shell, guid, command string, log *slog.Logger) (*process, erro
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Env = taskEnv(guid)
+	var userEnv []string
+	if as != nil && as.cred != nil {
+		cmd.SysProcAttr.Credential, userEnv = as.cred, as.env
+	}
+	cmd.Env = taskEnv(guid, userEnv)
 	if err := cmd.Start(); err != nil {
 		closeAll(parent)
 		return nil, err
 	}
-	p := &process{cmd: cmd, gate: gateW, exited: make(chan struct{}), pipes: []*os.File{outR, errR}}
-	p.output.Go(func() { logLines(outR, log, "stdout") })
-	p.output.Go(func() { logLines(errR, log, "stderr") })
+	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
+	p.output.Go(func() { out.copyLines(outR, "stdout") })
+	p.output.Go(func() { out.copyLines(errR, "stderr") })
 	go func() {
 		awaitLeader(cmd)
 		close(p.exited)
@@ -90,13 +87,16 @@ func startProcess(shell, guid, command string, log *slog.Logger) (*process, erro
 }
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
-// the database URL, which may hold a password), plus the task's guid.
-func taskEnv(guid string) []string {
+// the database URL, which may hold a password), plus the task's guid and
+// userEnv (HOME, USER, LOGNAME of the user it runs as), which replace
+// taskd's.
+func taskEnv(guid string, userEnv []string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv
+		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv ||
+			slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") })
 	})
-	return append(env, taskGUIDEnv+"="+guid)
+	return append(append(env, userEnv...), taskGUIDEnv+"="+guid)
 }
 
 // signal sends sig to the whole process group, unless it is gone.
@@ -173,36 +173,18 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 		p.reap()
 	}
 	reapGroup(pgid)
-	drained := make(chan struct{})
-	go func() {
-		p.output.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-time.After(outputDrain):
-		// A process that left the group still holds a pipe: stop reading.
-		for _, f := range p.pipes {
-			_ = f.Close()
-		}
-		<-drained
+	if n := stopDescendants(p.guid, p.strays); n > 0 {
+		log.Warn("task left processes outside its process group: killed them", "processes", n)
 	}
+	p.drainOutput(log)
 	for _, f := range p.pipes {
 		_ = f.Close()
 	}
-	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-}
-
-// logLines logs each line read from r until it ends.
-func logLines(r io.Reader, log *slog.Logger, stream string) {
-	br := bufio.NewReaderSize(r, maxLogLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			log.Info("task output", "stream", stream, "line", strings.TrimRight(string(line), "\r\n"))
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
+	p.out.close()
+	if p.cmd.ProcessState == nil {
+		// Reaped by stopAllDescendants at a shutdown that ran out of
+		// time: it was killed.
+		return syscall.WaitStatus(syscall.SIGKILL)
 	}
+	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 }

@@ -102,6 +102,7 @@ const canRecover = true
 // procStat is what taskd reads of /proc/<pid>/stat.
 type procStat struct {
 	state byte // 'Z' for a zombie: dead, waiting to be reaped
+	ppid  int
 	pgrp  int
 	start uint64 // clock ticks after boot
 }
@@ -127,6 +128,10 @@ func parseStat(s string) (procStat, error) {
 	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, fmt.Errorf("malformed stat %q", s)
 	}
+	ppid, err := strconv.Atoi(f[4-3])
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed ppid in stat %q", s)
+	}
 	pgrp, err := strconv.Atoi(f[5-3])
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed pgrp in stat %q", s)
@@ -135,7 +140,7 @@ func parseStat(s string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed starttime in stat %q", s)
 	}
-	return procStat{state: f[0][0], pgrp: pgrp, start: start}, nil
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, start: start}, nil
 }
 
 // startTime returns when pid started, in clock ticks after boot.
@@ -210,4 +215,22 @@ func carriesGUID(pid int, guid string) bool {
 		}
 	}
 	return false
+}
+
+// makeUndumpable keeps processes of taskd's user, its tasks among them,
+// out of its memory and /proc/<pid>/environ.
+func makeUndumpable() error {
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+}
+
+// pipeUnread returns how many bytes wait to be read in the pipe f
+// (TIOCINQ is Linux's FIONREAD).
+func pipeUnread(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return n
 }

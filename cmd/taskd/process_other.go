@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -46,3 +47,22 @@ func startTime(int) (uint64, error) {
 // killGroup needs /proc to tell taskd's orphans from strangers; without it,
 // nothing is killed.
 func killGroup(procRecord) int { return 0 }
+
+// signalDescendants needs /proc to find processes that left the group.
+func signalDescendants(string, syscall.Signal) map[int]uint64 { return nil }
+
+// stopDescendants needs /proc and a subreaper; elsewhere processes that
+// left the group go to init.
+func stopDescendants(string, map[int]uint64) int { return 0 }
+
+// stopAllDescendants needs /proc and a subreaper.
+func stopAllDescendants(map[int]bool) int { return 0 }
+
+// reapOrphans has nothing to reap without a subreaper.
+func reapOrphans(func() map[int]bool) (stop func()) { return func() {} }
+
+// pipeUnread cannot tell elsewhere: a stalled reader is stopped at once.
+func pipeUnread(*os.File) int { return 0 }
+
+// makeUndumpable is Linux only.
+func makeUndumpable() error { return nil }

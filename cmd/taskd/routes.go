@@ -45,13 +45,14 @@ func createHandler(h *httpadapter.Handler, c creator) http.HandlerFunc {
 			return
 		}
 		t, err := c.Create(r.Context(), tasklife.NewTask{
-			AppGUID:     r.PathValue("guid"),
-			Name:        req.Name,
-			Command:     req.Command,
-			MemoryInMB:  req.MemoryInMB,
-			DiskInMB:    req.DiskInMB,
-			Labels:      req.Labels,
-			Annotations: req.Annotations,
+			AppGUID:                      r.PathValue("guid"),
+			Name:                         req.Name,
+			Command:                      req.Command,
+			MemoryInMB:                   req.MemoryInMB,
+			DiskInMB:                     req.DiskInMB,
+			LogRateLimitInBytesPerSecond: req.LogRate,
+			Labels:                       req.Labels,
+			Annotations:                  req.Annotations,
 		})
 		if errors.Is(err, errShuttingDown) {
 			err = errNotAccepting

@@ -72,9 +72,21 @@ func TestCreateErrors(t *testing.T) {
 		{"memory as string", "", `{"command":"true","memory_in_mb":"5"}`, 422, "CF-UnprocessableEntity", 10008, "Memory in mb must be an integer"},
 		{"negative memory", "", `{"command":"true","memory_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Memory in mb must be 0 or more"},
 		{"negative disk", "", `{"command":"true","disk_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Disk in mb must be 0 or more"},
+		{"log rate as string", "", `{"command":"true","log_rate_limit_in_bytes_per_second":"5"}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be an integer"},
+		{"log rate below -1", "", `{"command":"true","log_rate_limit_in_bytes_per_second":-2}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be -1 (unlimited) or more"},
 		{"label not a string", "", `{"command":"true","metadata":{"labels":{"a":1}}}`, 422, "CF-UnprocessableEntity", 10008, "Labels must be an object of strings"},
 		{"reserved annotation", "", `{"command":"true","metadata":{"annotations":{"taskd.tasklife.dev/instance":"b"}}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata annotations key error: prefix 'taskd.tasklife.dev' is reserved"},
 		{"NUL in command", "", `{"command":"a\u0000b"}`, 422, "CF-UnprocessableEntity", 10008, "Command must not contain NUL bytes"},
+		{"duplicate command", "", `{"command":"echo a","name":"n","command":"echo b","command":"c","name":"m"}`, 422, "CF-UnprocessableEntity", 10008, "Duplicate field(s): 'command', 'name'"},
+		{"duplicate metadata key", "", `{"command":"true","metadata":{"labels":{},"labels":{"a":"b"}}}`, 422, "CF-UnprocessableEntity", 10008, "Duplicate field(s) in metadata: 'labels'"},
+		{"duplicate label", "", `{"command":"true","metadata":{"labels":{"a":"x","a":"y"}}}`, 422, "CF-UnprocessableEntity", 10008, "Duplicate field(s) in labels: 'a'"},
+		{"duplicate annotation", "", `{"command":"true","metadata":{"annotations":{"a":"x","a":"y"}}}`, 422, "CF-UnprocessableEntity", 10008, "Duplicate field(s) in annotations: 'a'"},
+		{"invalid UTF-8 in command", "", "{\"command\":\"echo \xff\"}", 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
+		{"invalid UTF-8 in a key", "", "{\"command\":\"true\",\"\xc3\":1}", 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
+		{"lone high surrogate", "", `{"command":"echo \ud800"}`, 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
+		{"lone low surrogate", "", `{"command":"echo \udc00x"}`, 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
+		{"high surrogate then not a low one", "", `{"command":"echo \ud800\u0041"}`, 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
+		{"surrogate in a label", "", `{"command":"true","metadata":{"labels":{"a":"\udfff"}}}`, 400, "CF-MessageParseError", 1001, "Request invalid due to parse error: invalid request body: not UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -167,6 +179,21 @@ func TestCreateAccepted(t *testing.T) {
 	require.Equal(t, map[string]any{"labels": map[string]any{"team": "a"}, "annotations": map[string]any{"note": "b"}}, got.Metadata)
 	require.Equal(t, map[string]any{"app": map[string]any{"data": map[string]any{"guid": "app-1"}}}, got.Rel)
 	require.Equal(t, map[string]any{"href": "http://taskd.test/v3/tasks/" + got.GUID}, got.Links["self"])
+}
+
+// TestCreateKeepsWhatWasSent: a surrogate pair, an escaped backslash before
+// "u" and UTF-8 text reach the command as sent.
+func TestCreateKeepsWhatWasSent(t *testing.T) {
+	t.Parallel()
+	h := newTestHandler(t)
+	req := httptest.NewRequest("POST", "/v3/apps/app-1/tasks", strings.NewReader(`{"command":"echo \ud83d\ude00 \\ud800 \u00e9 é"}`))
+	req.Header.Set("Authorization", "bearer secret")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	var got struct{ Command string }
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	require.Equal(t, "echo \U0001F600 \\ud800 é é", got.Command)
 }
 
 func TestRootDocumentAndOtherRoutes(t *testing.T) {

@@ -27,6 +27,11 @@ type shell struct {
 	// state, when set, records each running task's process group, so that
 	// a restart after a crash can kill what is left of it.
 	state *stateDir
+	// as, when set, is the user tasks run as (-run-as).
+	as *runAs
+	// logLines caps the lines of output logged per task and second
+	// (-log-lines-per-second); 0: no cap.
+	logLines int
 
 	mu    sync.Mutex
 	procs map[string]*process // by task guid, while the work runs
@@ -47,7 +52,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	s.works.Add(1)
 	defer s.works.Done()
 	log := s.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
-	p, err := startProcess(s.path, t.GUID, t.Command, log)
+	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines), s.as)
 	if err != nil {
 		log.Error("task could not be started", "error", err)
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
@@ -88,6 +93,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", s.grace)
 		p.signal(syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
@@ -175,6 +181,17 @@ func (s *shell) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// leaders returns the pids of the tasks' shells, which their work reaps.
+func (s *shell) leaders() map[int]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pids := make(map[int]bool, len(s.procs))
+	for _, p := range s.procs {
+		pids[p.cmd.Process.Pid] = true
+	}
+	return pids
 }
 
 // killAll sends SIGKILL to every group still running: a shutdown that ran

@@ -33,9 +33,9 @@ func TestParseStat(t *testing.T) {
 		want    procStat
 		wantErr bool
 	}{
-		{"plain", "4242 (sleep)" + rest, procStat{state: 'S', pgrp: 4242, start: 987654}, false},
-		{"name with ') ' in it", "4242 (a) Z 1 2 (b)" + rest, procStat{state: 'S', pgrp: 4242, start: 987654}, false},
-		{"zombie", "4242 (sh) Z" + strings.TrimPrefix(rest, " S"), procStat{state: 'Z', pgrp: 4242, start: 987654}, false},
+		{"plain", "4242 (sleep)" + rest, procStat{state: 'S', ppid: 1, pgrp: 4242, start: 987654}, false},
+		{"name with ') ' in it", "4242 (a) Z 1 2 (b)" + rest, procStat{state: 'S', ppid: 1, pgrp: 4242, start: 987654}, false},
+		{"zombie", "4242 (sh) Z" + strings.TrimPrefix(rest, " S"), procStat{state: 'Z', ppid: 1, pgrp: 4242, start: 987654}, false},
 		{"no name", "4242 sleep" + rest, procStat{}, true},
 		{"cut short", "4242 (sleep) S 1 4242", procStat{}, true},
 		{"bad pgrp", "4242 (sleep) S 1 x 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654", procStat{}, true},

@@ -40,8 +40,14 @@ func startTaskd(t *testing.T, args ...string) *taskd {
 	pool := pgtest.Pool(t)
 	schema := pgtest.SchemaName(t, pool)
 	d := &taskd{token: "outage-test-token"}
-	d.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-database-schema", schema,
-		"-state-dir", filepath.Join(dir, "state"), "-instance", "outage"}, args...)...)
+	defaults := []string{"-addr", "127.0.0.1:0", "-database-schema", schema,
+		"-state-dir", filepath.Join(dir, "state"), "-instance", "outage"}
+	if os.Geteuid() == 0 {
+		// The tasks touch files in this test's root-only directory; as
+		// root, taskd would run them as nobody.
+		defaults = append(defaults, "-run-as", "root")
+	}
+	d.cmd = exec.Command(bin, append(defaults, args...)...)
 	d.cmd.Env = append(os.Environ(), "TASKD_TOKEN="+d.token, "DATABASE_URL="+pgtest.URL(t))
 	stdout, err := d.cmd.StdoutPipe()
 	require.NoError(t, err)

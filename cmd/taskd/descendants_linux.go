@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"maps"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A task's command may start processes that leave its process group
+// (setsid), which a signal to the group misses. taskd finds them through
+// /proc instead of a cgroup, so that it works wherever taskd does: taskd is
+// their subreaper, so once their parents are gone they are its children,
+// and TASKD_TASK_GUID in their environment, which they inherit, says which
+// task they belong to. A process that both leaves the group and drops that
+// variable is found only at shutdown, when taskd stops every descendant it
+// has (stopAllDescendants).
+
+// descendantStopTime bounds how long stopping a task's descendants takes:
+// only a process stuck in the kernel outlives SIGKILL that long.
+const descendantStopTime = 2 * time.Second
+
+// signalDescendants sends sig to the task's processes outside its group,
+// once (the SIGTERM of a cancel), and returns them by pid with their start
+// times: once dead, their environment no longer says whose they are.
+func signalDescendants(guid string, sig unix.Signal) map[int]uint64 {
+	self := os.Getpid()
+	procs := scanProcs()
+	signaled := make(map[int]uint64)
+	for pid, st := range procs {
+		if st.state != 'Z' && belongs(procs, pid, self, guid) {
+			signalPid(pid, st.start, sig)
+			signaled[pid] = st.start
+		}
+	}
+	return signaled
+}
+
+// stopDescendants SIGKILLs the task's processes outside its group until none
+// is left, and reaps those that came to taskd, signaled (by
+// signalDescendants) included. The leader must be reaped already. It
+// returns how many processes it stopped.
+func stopDescendants(guid string, signaled map[int]uint64) int {
+	self := os.Getpid()
+	return stopProcesses(func(procs map[int]procStat, pid int) bool { return belongs(procs, pid, self, guid) }, signaled, nil)
+}
+
+// stopAllDescendants SIGKILLs every descendant of taskd but the leaders
+// (still to be reaped by their own waiters), and reaps them: at shutdown,
+// once every task has ended, whatever is left escaped its task.
+func stopAllDescendants(leaders map[int]bool) int {
+	self := os.Getpid()
+	return stopProcesses(func(procs map[int]procStat, pid int) bool {
+		return !leaders[pid] && topOf(procs, pid, self) != 0
+	}, nil, leaders)
+}
+
+// stopProcesses kills the processes match selects, again until none is
+// left (one may fork before its SIGKILL lands), then reaps those, and
+// those in known, that are taskd's children, never a pid in keep.
+func stopProcesses(match func(procs map[int]procStat, pid int) bool, known map[int]uint64, keep map[int]bool) int {
+	self := os.Getpid()
+	deadline := time.Now().Add(descendantStopTime)
+	killed := maps.Clone(known) // pid: start time
+	if killed == nil {
+		killed = make(map[int]uint64)
+	}
+	for {
+		procs := scanProcs()
+		live, dying := 0, 0
+		for pid, st := range procs {
+			if start, ok := killed[pid]; ok && start == st.start && st.ppid == self && !keep[pid] {
+				if st.state == 'Z' {
+					_, _ = unix.Wait4(pid, nil, unix.WNOHANG, nil)
+					continue
+				}
+				dying++
+			}
+			if st.state == 'Z' || !match(procs, pid) {
+				continue
+			}
+			live++
+			killed[pid] = st.start
+			signalPid(pid, st.start, unix.SIGKILL)
+		}
+		if (live == 0 && dying == 0) || time.Now().After(deadline) {
+			return len(killed)
+		}
+		time.Sleep(5 * time.Millisecond) // SIGKILL and reparenting take effect asynchronously.
+	}
+}
+
+// reapOrphans reaps, whenever a child of taskd exits, every zombie child
+// that is not a task's shell (its work reaps it), until stop is called: an
+// orphan of a task that ends while the task runs would otherwise stay a
+// zombie until the task ends. Only a process whose children are all task
+// shells or their orphans may run it.
+func reapOrphans(shells func() map[int]bool) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGCHLD)
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			}
+			keep := shells()
+			self := os.Getpid()
+			for pid, st := range scanProcs() {
+				if st.ppid == self && st.state == 'Z' && !keep[pid] {
+					_, _ = unix.Wait4(pid, nil, unix.WNOHANG, nil)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-finished
+	}
+}
+
+// belongs reports whether pid is one of the task's processes: under a child
+// of taskd (the leader, or an orphan that came to taskd) that carries the
+// task's guid.
+func belongs(procs map[int]procStat, pid, self int, guid string) bool {
+	top := topOf(procs, pid, self)
+	return top != 0 && hasGUID(top, guid)
+}
+
+// topOf returns the child of self that pid descends from (pid itself if it
+// is one), or 0 if pid does not descend from self.
+func topOf(procs map[int]procStat, pid, self int) int {
+	for range len(procs) + 1 {
+		st, ok := procs[pid]
+		switch {
+		case !ok:
+			return 0
+		case st.ppid == self:
+			return pid
+		}
+		pid = st.ppid
+	}
+	return 0
+}
+
+// scanProcs reads every process's stat.
+func scanProcs() map[int]procStat {
+	procs := make(map[int]procStat)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil {
+			procs[pid] = st
+		}
+	}
+	return procs
+}
+
+// signalPid sends sig to pid through a pidfd, once it has checked that pid
+// is still the process that started at start: between the scan and the
+// signal, the pid may have been reused.
+func signalPid(pid int, start uint64, sig unix.Signal) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if st, err := readStat(pid); err != nil || st.start != start {
+		return
+	}
+	_ = unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// hasGUID reports whether pid's environment names the task; unlike
+// carriesGUID, an environment taskd may not read does not count.
+func hasGUID(pid int, guid string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := []byte(taskGUIDEnv + "=" + guid)
+	for kv := range bytes.SplitSeq(b, []byte{0}) {
+		if bytes.Equal(kv, want) {
+			return true
+		}
+	}
+	return false
+}
