@@ -17,13 +17,15 @@
 //
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
 // PostgreSQL database. Then they survive a restart, and several taskd
-// instances may share the database: each runs the tasks created through it,
-// and a cancel sent to any instance stops the task wherever it runs. An
-// instance that was killed finds, when it starts again, what was left of its
-// tasks' processes (recorded in its -state-dir) and kills it, marks the tasks
-// that were running FAILED "Unable to determine completion status" (and
-// those canceled before they ever started FAILED "task was cancelled"), and
-// runs the tasks it had accepted but not started.
+// instances may share the database: any instance runs any task (-affinity:
+// only those created through it), a cancel sent to any instance stops the
+// task wherever it runs, and the tasks of an instance that dies or hangs
+// for longer than its -lease end FAILED "Unable to determine completion
+// status" on the others. An instance that was killed finds, when it starts
+// again, what was left of its tasks' processes (recorded in its -state-dir)
+// and kills it, and marks the tasks that were running FAILED "Unable to
+// determine completion status" (and those canceled before they ever
+// started FAILED "task was cancelled") at once.
 package main
 
 import (
