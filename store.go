@@ -63,9 +63,10 @@ type Store interface {
 	// as one guarded step, exactly as Transition applies EventStart, and
 	// also gets Owner req.Owner and a lease until the store's now plus
 	// req.Lease. Concurrent claims, from any number of processes, never
-	// take the same task; a claim skips tasks another claim is taking
-	// rather than wait for it. It returns the claimed tasks as written,
-	// oldest first: none when nothing is PENDING.
+	// take the same task; a claim skips a task that another operation (a
+	// claim, a write) holds rather than wait for it, so it may take fewer
+	// than req.Limit while more are PENDING. It returns the claimed tasks
+	// as written, oldest first: none when nothing is PENDING.
 	Claim(ctx context.Context, req ClaimRequest) ([]*Task, error)
 
 	// Renew extends to the store's now plus lease the lease of every

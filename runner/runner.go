@@ -98,8 +98,9 @@ type Config struct {
 
 	// CancelPendingOnStop makes Run cancel the PENDING tasks it accepts
 	// when it stops, so that none waits for a runner that will not come
-	// back (right for memstore). By default they stay PENDING for the next
-	// Run (right for a durable store).
+	// back (right for a lone runner on memstore). By default they stay
+	// PENDING for the next Run, or another runner sharing the store (right
+	// for a durable store, and whenever other runners could run them).
 	CancelPendingOnStop bool
 
 	// StopTimeout bounds how long Run, once its context is done and the

@@ -106,10 +106,14 @@ func linStep(s linState, in linInput, out linOutput) []linState {
 			next = append(next, s) // a no-op
 		}
 	case opClaim:
+		if out.kind == outNone {
+			// Not only when the task is not PENDING: a claim skips a task
+			// another operation holds rather than wait for it, and that
+			// one may yet be rolled back (its connection died).
+			return []linState{s}
+		}
 		if s.state == tasklife.StatePending {
 			next = append(next, linState{tasklife.StateRunning, s.version + 1, in.owner})
-		} else if out.kind == outNone {
-			return []linState{s}
 		}
 	case opExpire:
 		for _, why := range expiries(s) {
