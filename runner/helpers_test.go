@@ -229,12 +229,11 @@ func (b *bundle) warmUp(t *testing.T) {
 	}, waitFor, time.Millisecond, "Run never ran a task")
 }
 
-// hooked is a Store whose List, Transition and Claim a test can intercept,
-// to pin an interleaving.
+// hooked is a Store whose Transition and Claim a test can intercept, to pin
+// an interleaving.
 type hooked struct {
 	tasklife.Store
 	mu          sync.Mutex
-	afterList   func(q tasklife.ListQuery, p *tasklife.Page)
 	beforeTrans func(ctx context.Context, req tasklife.TransitionRequest) error
 	afterClaim  func(claimed []*tasklife.Task) error
 }
@@ -258,17 +257,6 @@ func (h *hooked) onClaim(f func([]*tasklife.Task) error) {
 	h.mu.Unlock()
 }
 
-func (h *hooked) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
-	p, err := h.Store.List(ctx, q)
-	h.mu.Lock()
-	f := h.afterList
-	h.mu.Unlock()
-	if err == nil && f != nil {
-		f(q, p)
-	}
-	return p, err
-}
-
 func (h *hooked) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
 	h.mu.Lock()
 	f := h.beforeTrans
@@ -279,12 +267,6 @@ func (h *hooked) Transition(ctx context.Context, req tasklife.TransitionRequest)
 		}
 	}
 	return h.Store.Transition(ctx, req)
-}
-
-func (h *hooked) onList(f func(tasklife.ListQuery, *tasklife.Page)) {
-	h.mu.Lock()
-	h.afterList = f
-	h.mu.Unlock()
 }
 
 func (h *hooked) onTransition(f func(context.Context, tasklife.TransitionRequest) error) {
