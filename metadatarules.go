@@ -148,3 +148,8 @@ func pointers(m map[string]string) map[string]*string {
 	}
 	return out
 }
+
+// CheckMetadata reports what Cloud Foundry would refuse in p, as
+// Service.UpdateMetadata does, without a task: for an adapter that must
+// answer a bad body before it looks the task up (Cloud Controller's order).
+func CheckMetadata(p MetadataPatch) error { return checkMetadata(p.Labels, p.Annotations) }

@@ -79,6 +79,7 @@ func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
 	h.handleFunc("POST /v3/tasks/{guid}/actions/cancel", h.cancel)
 	h.handleFunc("PUT /v3/tasks/{guid}/cancel", h.cancel)
 	h.handleFunc("GET /v3/tasks/{guid}", h.get)
+	h.handleFunc("PATCH /v3/tasks/{guid}", h.update)
 	h.handleFunc("GET /v3/tasks", h.list)
 	h.handleFunc("GET /v3/apps/{guid}/tasks", h.listForApp)
 	// Everything no pattern claims lands here, so that unknown paths and
