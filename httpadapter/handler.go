@@ -83,6 +83,7 @@ func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
 	h.handleFunc("PATCH /v3/tasks/{guid}", h.update)
 	h.handleFunc("GET /v3/tasks", h.list)
 	h.handleFunc("GET /v3/apps/{guid}/tasks", h.listForApp)
+	h.handleFunc("GET /v3/audit_events", h.auditEvents)
 	if h.createTask != nil {
 		h.handleFunc("POST /v3/apps/{guid}/tasks", h.create)
 	}
