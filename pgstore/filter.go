@@ -85,10 +85,11 @@ func (f *filter) addTime(column string, tf tasklife.TimeFilter) {
 	f.conds = append(f.conds, "("+strings.Join(ors, " OR ")+")")
 }
 
-// addLabel adds one label selector requirement. "=", "in" and "exists"
-// are containment (@>) and key existence (?), which the GIN index on
-// labels serves; the negations are their NOT, true for a task without
-// labels (NULL), as Cloud Controller's notin and != are.
+// addLabel adds one label selector requirement. "=" and "in" are
+// containment (@>), which the GIN index on labels (jsonb_path_ops) serves;
+// "exists" is key existence (?), a filter; the negations are their NOT,
+// true for a task without labels (NULL), as Cloud Controller's notin and
+// != are.
 func (f *filter) addLabel(r tasklife.LabelRequirement) {
 	contains := func() string {
 		var or []string

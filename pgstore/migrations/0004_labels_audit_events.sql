@@ -2,13 +2,16 @@
 -- Runs with search_path set to the store's schema (see Migrate).
 
 -- label_selector is evaluated in SQL: "k=v" and "k in (...)" as
--- labels @> '{"k":"v"}', "k" as labels ? 'k', which this index serves
--- (jsonb_ops, the default class, has both operators; jsonb_path_ops lacks
--- "?"). The negations (!=, notin, !k) cannot use an index and filter
--- what the other conditions select. Building it locks writes to tasks for
--- as long as it takes; on a large table, create it CONCURRENTLY by hand
--- first (CREATE INDEX CONCURRENTLY IF NOT EXISTS is then a no-op here).
-CREATE INDEX IF NOT EXISTS tasks_labels ON tasks USING gin (labels);
+-- labels @> '{"k":"v"}', which this index serves. jsonb_path_ops indexes
+-- each key with its value as one entry, so a selective k=v reads only its
+-- own rows; the default jsonb_ops would also serve "k" (labels ? 'k') but
+-- indexes keys and values apart, so that k=v intersects the posting list
+-- of k (every task with that label) with that of v. "k", "!k", != and
+-- notin filter what
+-- the other conditions select. Building it locks writes to tasks for as
+-- long as it takes; on a large table, create it CONCURRENTLY by hand
+-- first (CREATE INDEX IF NOT EXISTS is then a no-op here).
+CREATE INDEX IF NOT EXISTS tasks_labels ON tasks USING gin (labels jsonb_path_ops);
 
 -- audit_events records who asked for a create or a cancel. A create or an
 -- audited transition writes its event in the same statement as the task.
