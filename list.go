@@ -30,6 +30,12 @@ type ListQuery struct {
 	AppGUIDs []string
 	// SequenceIDs needs exactly one AppGUIDs entry: sequence ids are per app.
 	SequenceIDs []int64
+	// LabelSelector: every requirement must hold (ParseLabelSelector
+	// reads Cloud Foundry's syntax).
+	LabelSelector []LabelRequirement
+	// CreatedAts and UpdatedAts select by time; the zero value selects all.
+	CreatedAts TimeFilter
+	UpdatedAts TimeFilter
 	// OrderBy defaults to creation order. Ties are broken by creation order,
 	// in the same direction.
 	OrderBy    OrderBy
@@ -52,7 +58,8 @@ type Page struct {
 
 // Normalize returns q with its defaults filled in, as Service.List hands it
 // to the store, or every problem with q: *InputError values joined with
-// errors.Join, in the order states, page, per_page, order_by, sequence_ids.
+// errors.Join, in the order states, page, per_page, order_by, sequence_ids,
+// label_selector.
 // Their reasons are Cloud Controller's wording, so that an HTTP adapter can
 // say "Per page must be between 1 and 5000" without a rule of its own.
 // Normalize is the one place where list defaults and bounds live: stores
@@ -89,6 +96,9 @@ func (q ListQuery) Normalize() (ListQuery, error) {
 	}
 	if len(q.SequenceIDs) > 0 && len(q.AppGUIDs) != 1 {
 		problems = append(problems, &InputError{Field: "sequence_ids", Reason: "needs exactly one app guid"})
+	}
+	if err := checkSelector(q.LabelSelector); err != nil {
+		problems = append(problems, err)
 	}
 	return q, errors.Join(problems...)
 }

@@ -10,6 +10,11 @@ type Change struct {
 	From  State
 	To    State
 	Event Event
+	// Actor is who asked for the change, when the caller said (CancelBy,
+	// NewTask.Actor); nil for the changes a runner or a sweep makes.
+	Actor *Actor
+	// Reason is the actor's reason, if any.
+	Reason string
 }
 
 // Observer is called after each committed change (every create and every

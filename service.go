@@ -76,15 +76,15 @@ func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 			return nil, err
 		}
 	}
-	for field, m := range map[string]map[string]string{"labels": nt.Labels, "annotations": nt.Annotations} {
-		for k, v := range m {
-			if k == "" {
-				return nil, &InputError{Field: field, Reason: "keys must not be empty"}
-			}
-			if err := checkText(field, k+v); err != nil {
-				return nil, err
-			}
+	if err := checkMetadata(pointers(nt.Labels), pointers(nt.Annotations)); err != nil {
+		return nil, err
+	}
+	var audit *AuditEvent
+	if nt.Actor != nil {
+		if err := checkActor(*nt.Actor, ""); err != nil {
+			return nil, err
 		}
+		audit = &AuditEvent{Type: AuditTaskCreate, Actor: *nt.Actor}
 	}
 	name := nt.Name
 	if name == "" {
@@ -105,11 +105,11 @@ func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 		d := *nt.DiskInMB
 		t.DiskInMB = &d
 	}
-	created, err := s.store.Create(ctx, t)
+	created, err := s.store.Create(ctx, t, audit)
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ctx, Change{Task: created, To: StatePending, Event: EventCreate})
+	s.notify(ctx, Change{Task: created, To: StatePending, Event: EventCreate, Actor: actorOf(audit)})
 	return created, nil
 }
 
@@ -223,11 +223,32 @@ func (s *Service) transition(ctx context.Context, guid string, ev Event, reason 
 
 // step runs ev on the task, fenced by owner when it is set.
 func (s *Service) step(ctx context.Context, guid string, ev Event, reason, owner string) (*Task, error) {
+	return s.stepAudited(ctx, guid, ev, reason, owner, nil)
+}
+
+// actorOf is the actor an audit template names, for a Change.
+func actorOf(audit *AuditEvent) *Actor {
+	if audit == nil {
+		return nil
+	}
+	a := audit.Actor
+	return &a
+}
+
+// stepAudited is step that records audit with the change, when it is set.
+func (s *Service) stepAudited(ctx context.Context, guid string, ev Event, reason, owner string, audit *AuditEvent) (*Task, error) {
 	if guid == "" {
 		return nil, fmt.Errorf("%w: empty guid", ErrNotFound)
 	}
 	rule, _ := ruleFor(ev)
-	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason, Owner: owner}
+	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason, Owner: owner, Audit: audit}
+	changed := func(c Change) Change {
+		c.Actor = actorOf(audit)
+		if audit != nil {
+			c.Reason = audit.Reason
+		}
+		return c
+	}
 	lost := false // an earlier attempt may have committed without saying so
 	for stale, unavailable := 0, 0; stale < staleRetries; {
 		res, err := s.store.Transition(ctx, req)
@@ -243,7 +264,7 @@ func (s *Service) step(ctx context.Context, guid string, ev Event, reason, owner
 			return nil, fmt.Errorf("tasklife: store returned no task for %s %s", ev, guid)
 		}
 		if res.Applied {
-			s.notify(ctx, Change{Task: res.Task, From: res.From, To: rule.to, Event: ev})
+			s.notify(ctx, changed(Change{Task: res.Task, From: res.From, To: rule.to, Event: ev}))
 			return res.Task, nil
 		}
 		switch decide(ev, res.Task.State) {
@@ -252,7 +273,7 @@ func (s *Service) step(ctx context.Context, guid string, ev Event, reason, owner
 				// The change is made, and perhaps by the attempt whose
 				// answer was lost: announce it, or no observer ever would.
 				// Its From is unknown.
-				s.notify(ctx, Change{Task: res.Task, To: rule.to, Event: ev})
+				s.notify(ctx, changed(Change{Task: res.Task, To: rule.to, Event: ev}))
 			}
 			return res.Task, nil
 		case lifecycle.Invalid:

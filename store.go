@@ -27,8 +27,10 @@ type Store interface {
 	// assigns GUID (a UUID v4), SequenceID (the next one for t.AppGUID,
 	// starting at 1, unique and gap-free per app, assigned atomically),
 	// CreatedAt and UpdatedAt (equal), State (PENDING), Version (1) and an
-	// empty FailureReason. It keeps every other field of t as given.
-	Create(ctx context.Context, t *Task) (*Task, error)
+	// empty FailureReason. It keeps every other field of t as given. When
+	// audit is not nil, the store records audit.For(created, a new UUID v4)
+	// in the same atomic operation: both are committed, or neither.
+	Create(ctx context.Context, t *Task, audit *AuditEvent) (*Task, error)
 
 	// Get returns the task with the given GUID.
 	Get(ctx context.Context, guid string) (*Task, error)
@@ -88,6 +90,21 @@ type Store interface {
 	// never expires by lease. Expire must cost little when nothing has run
 	// out: an index, not a scan of every task.
 	Expire(ctx context.Context, req ExpireRequest) ([]Change, error)
+
+	// UpdateMetadata applies patch (see MetadataPatch.Apply) to the task's
+	// labels and annotations as ONE guarded operation, like Transition: the
+	// read of the current maps and the write are atomic, so concurrent
+	// patches and transitions on one task lose nothing. When the patch
+	// changes something it moves UpdatedAt (as Transition does) and
+	// increments Version; when it changes nothing it writes nothing. It
+	// returns the task as it is after the call. The patch has passed the
+	// Service's checks.
+	UpdateMetadata(ctx context.Context, guid string, patch MetadataPatch) (*Task, error)
+
+	// AuditEvents returns the audit events q selects, one page of them,
+	// ordered by CreatedAt (ties in the order they were recorded), and how
+	// many match in all. q has passed AuditQuery.Normalize.
+	AuditEvents(ctx context.Context, q AuditQuery) (*AuditPage, error)
 }
 
 // TransitionRequest is one guarded step for Store.Transition.
@@ -105,6 +122,10 @@ type TransitionRequest struct {
 	// Owner is Owner too (see Claim), so an owner that lost a task can no
 	// longer write it. A refused step returns the task, Applied=false.
 	Owner string
+	// Audit, when set, is recorded as Audit.For(the task as written, a new
+	// UUID v4) in the same atomic operation as the step, and only if the
+	// step is applied.
+	Audit *AuditEvent
 }
 
 // TransitionResult is what Store.Transition reports.

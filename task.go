@@ -71,6 +71,9 @@ type NewTask struct {
 	LogRateLimitInBytesPerSecond *int64
 	Labels                       map[string]string
 	Annotations                  map[string]string
+	// Actor, when set, is who asks: the store records an AuditTaskCreate
+	// event with the task, and observers see the actor in the Change.
+	Actor *Actor
 }
 
 // Failure reasons Cloud Foundry uses, for hosts that want them. Diego's

@@ -46,6 +46,12 @@ const (
 	// PermReadSecrets: may the principal see this task's command? A refusal
 	// removes the "command" key from the task JSON.
 	PermReadSecrets
+	// PermUpdateTask: may the principal, who can see this task, change its
+	// metadata (PATCH)? A refusal is answered 403.
+	PermUpdateTask
+	// PermReadAuditEvents: may the principal list audit events at all
+	// (asked with a nil task, after PermRead)? A refusal is answered 403.
+	PermReadAuditEvents
 )
 
 // String returns the permission's name, for logs.
@@ -61,6 +67,10 @@ func (p Permission) String() string {
 		return "cancel_task"
 	case PermReadSecrets:
 		return "read_secrets"
+	case PermUpdateTask:
+		return "update_task"
+	case PermReadAuditEvents:
+		return "read_audit_events"
 	}
 	return "unknown"
 }
@@ -90,6 +100,25 @@ type Authorizer interface {
 // dropped from the page.
 type ListScoper interface {
 	ScopeList(ctx context.Context, p Principal, q *tasklife.ListQuery) error
+}
+
+// ActorNamer is an optional interface for an Authorizer: it says who p is
+// in the audit events of the creates and cancels p asks for (CC's actor:
+// a user's guid, type "user", and email). Without it, events name the
+// actor "unknown".
+type ActorNamer interface {
+	Actor(p Principal) tasklife.Actor
+}
+
+// unknownActor names a principal whose Authorizer is no ActorNamer.
+var unknownActor = tasklife.Actor{GUID: "unknown", Type: "user", Name: "unknown"}
+
+// actor is who p is, for an audit event.
+func (h *Handler) actor(p Principal) tasklife.Actor {
+	if n, ok := h.auth.(ActorNamer); ok {
+		return n.Actor(p)
+	}
+	return unknownActor
 }
 
 // BearerToken returns an Authorizer for a service with one static secret: a
@@ -135,6 +164,11 @@ func (bearerToken) Authorize(context.Context, Principal, Permission, *tasklife.T
 	return true, nil
 }
 
+// Actor names the token's holder in audit events.
+func (bearerToken) Actor(Principal) tasklife.Actor {
+	return tasklife.Actor{GUID: "bearer-token", Type: "client", Name: "bearer token holder"}
+}
+
 // InsecureAllowAll returns an Authorizer that lets every request do
 // everything, with or without credentials. It is for demos and tests only:
 // anyone who can reach the server can read every command and cancel every
@@ -147,4 +181,9 @@ func (allowAll) Authenticate(*http.Request) (Principal, error) { return nil, nil
 
 func (allowAll) Authorize(context.Context, Principal, Permission, *tasklife.Task) (bool, error) {
 	return true, nil
+}
+
+// Actor names everyone alike: nobody was asked who they are.
+func (allowAll) Actor(Principal) tasklife.Actor {
+	return tasklife.Actor{GUID: "anonymous", Type: "user", Name: "anonymous"}
 }

@@ -16,10 +16,10 @@ import (
 // Authorization header is bad credentials, and the booleans answer the
 // permissions.
 type grants struct {
-	read, write, readTask, cancelTask, readSecrets bool
+	read, write, readTask, cancelTask, readSecrets, updateTask, readAudit bool
 }
 
-var all = grants{read: true, write: true, readTask: true, cancelTask: true, readSecrets: true}
+var all = grants{read: true, write: true, readTask: true, cancelTask: true, readSecrets: true, updateTask: true, readAudit: true}
 
 func (g grants) Authenticate(r *http.Request) (httpadapter.Principal, error) {
 	switch r.Header.Get("Authorization") {
@@ -35,7 +35,8 @@ func (g grants) Authorize(_ context.Context, p httpadapter.Principal, perm httpa
 	if p != "alice" {
 		panic("Authorize called with a principal Authenticate did not return")
 	}
-	if (perm == httpadapter.PermRead || perm == httpadapter.PermWrite) != (task == nil) {
+	global := perm == httpadapter.PermRead || perm == httpadapter.PermWrite || perm == httpadapter.PermReadAuditEvents
+	if global != (task == nil) {
 		panic("global permissions come without a task, per-task ones with one")
 	}
 	switch perm {
@@ -49,6 +50,10 @@ func (g grants) Authorize(_ context.Context, p httpadapter.Principal, perm httpa
 		return g.cancelTask, nil
 	case httpadapter.PermReadSecrets:
 		return g.readSecrets, nil
+	case httpadapter.PermUpdateTask:
+		return g.updateTask, nil
+	case httpadapter.PermReadAuditEvents:
+		return g.readAudit, nil
 	}
 	panic("unknown permission")
 }

@@ -119,7 +119,16 @@ func toError(err error) *Error {
 	case errors.Is(err, tasklife.ErrInvalidTransition):
 		return UnprocessableEntity("The task cannot change to the requested state")
 	case errors.As(err, &ie):
-		return UnprocessableEntity(inputMessage(ie))
+		// Several problems (Cloud Controller reports all of them): its
+		// full messages joined with ", ".
+		var msgs []string
+		for _, p := range inputProblems(err) {
+			msgs = append(msgs, inputMessage(p))
+		}
+		if len(msgs) == 0 {
+			msgs = []string{inputMessage(ie)}
+		}
+		return UnprocessableEntity(strings.Join(msgs, ", "))
 	case errors.Is(err, tasklife.ErrInvalidInput):
 		return UnprocessableEntity("The request is invalid")
 	case errors.Is(err, tasklife.ErrUnavailable),
@@ -134,6 +143,11 @@ func toError(err error) *Error {
 // page must be between 1 and 5000". It is the one such mapping, for 422s
 // and list query 400s alike.
 func inputMessage(ie *tasklife.InputError) string {
+	if ie.Field == "label_selector" {
+		// CC reports label selector problems on the message as a whole,
+		// and its messages name the parameter themselves.
+		return ie.Reason
+	}
 	s := strings.ReplaceAll(ie.Field, "_", " ")
 	if s != "" {
 		if c := s[0]; 'a' <= c && c <= 'z' {

@@ -65,6 +65,8 @@ func FuzzRouting(f *testing.F) {
 		{"GET", "/v3/tasks"}, {"GET", "/v3/tasks/abc"}, {"POST", "/v3/tasks/abc/actions/cancel"},
 		{"PUT", "/v3/tasks/abc/cancel"}, {"GET", "/v3/apps/abc/tasks?per_page=1"}, {"DELETE", "/v3/tasks/x"},
 		{"GET", "/v3//tasks"}, {"GET", "/v3/tasks/%2F"}, {"HEAD", "/v3/tasks"}, {"OPTIONS", "*"},
+		{"PATCH", "/v3/tasks/abc"}, {"POST", "/v3/apps/abc/tasks"}, {"GET", "/v3/audit_events?types=a&created_ats[lt]=2020-01-01T00:00:00Z"},
+		{"GET", "/v3/tasks?label_selector=a%3Db,c+in+(d,e),!f"}, {"GET", "/v3/apps/x/tasks?updated_ats[gte]=2020-01-01T00:00:00Z"},
 	} {
 		for _, auth := range []string{"bearer good", "", "bearer bad", "Basic Z29vZA=="} {
 			f.Add(seed.method, seed.target, auth)
@@ -96,6 +98,9 @@ func FuzzListQuery(f *testing.F) {
 		"", "per_page=1&page=2", "states=RUNNING,FAILED", "order_by=-updated_at", "foo=bar",
 		"sequence_ids=1,2", "app_guids=app", "page=0", "per_page=5001", "names=a%2Cb&guids=",
 		"a=%zz", "page=99999999999999999999", "states=", ";",
+		"label_selector=a%3Db", "label_selector=a+in+(b,c),!d", "label_selector=a+notin+(", "label_selector=",
+		"created_ats=2020-01-01T00:00:00Z,2021-01-01T00:00:00Z", "created_ats[lte]=2020-01-01T00:00:00Z",
+		"updated_ats[xx]=1", "created_ats[gt]=a,b",
 	} {
 		f.Add(seed, false)
 		f.Add(seed, true)
@@ -169,6 +174,38 @@ func FuzzJSONStrings(f *testing.F) {
 		}
 		if s != "" {
 			require.Equal(t, want, *got.User)
+		}
+	})
+}
+
+// FuzzBody sends any body to PATCH /v3/tasks/{guid} and to create: never
+// a 5xx, always the document's shape, and a refusal changes nothing.
+func FuzzBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"metadata":{"labels":{"a":"b","c":null},"annotations":{"x":"y"}}}`, `{}`, ``, `null`, `[]`,
+		`{"metadata":{"labels":{"a b":"c"}}}`, `{"metadata":{"labels":{"a":1}}}`, `{"metadata":1}`,
+		`{"command":"x","name":"n","memory_in_mb":1,"disk_in_mb":null}`, `{"command":"x","x":1}`,
+		`{"metadata":{},"metadata":{}}`, "{\"command\":\"\xff\"}", `{"command":"\ud800"}`,
+	} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	f.Fuzz(func(t *testing.T, body string, create bool) {
+		b := setup(t, all)
+		b.handler = httpadapter.New(b.svc, all, httpadapter.WithCreate(createHook(b.svc)))
+		task := b.create(t, "app", tasklife.StateRunning)
+		before := b.snapshot(t)
+		method, target := http.MethodPatch, "/v3/tasks/"+task.GUID
+		if create {
+			method, target = http.MethodPost, "/v3/apps/app/tasks"
+		}
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Header.Set("Authorization", "bearer good")
+		w := httptest.NewRecorder()
+		b.handler.ServeHTTP(w, r)
+		checkResponse(t, r, w)
+		if w.Code >= 300 {
+			require.Equal(t, before, b.snapshot(t), "a refused request wrote")
 		}
 	})
 }

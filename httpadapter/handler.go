@@ -22,6 +22,7 @@ type Handler struct {
 	baseURL               string
 	trustForwardedHeaders bool
 	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
+	createTask            CreateFunc
 	mux                   *http.ServeMux
 
 	mu      sync.Mutex
@@ -79,8 +80,13 @@ func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
 	h.handleFunc("POST /v3/tasks/{guid}/actions/cancel", h.cancel)
 	h.handleFunc("PUT /v3/tasks/{guid}/cancel", h.cancel)
 	h.handleFunc("GET /v3/tasks/{guid}", h.get)
+	h.handleFunc("PATCH /v3/tasks/{guid}", h.update)
 	h.handleFunc("GET /v3/tasks", h.list)
 	h.handleFunc("GET /v3/apps/{guid}/tasks", h.listForApp)
+	h.handleFunc("GET /v3/audit_events", h.auditEvents)
+	if h.createTask != nil {
+		h.handleFunc("POST /v3/apps/{guid}/tasks", h.create)
+	}
 	// Everything no pattern claims lands here, so that unknown paths and
 	// wrong methods get the CF envelope instead of ServeMux's plain text.
 	h.mux.HandleFunc("/", h.unrouted)

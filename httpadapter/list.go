@@ -68,32 +68,7 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 		listPath = "/v3/apps/" + pathSegment(appGUID) + "/tasks"
 	}
 	buf := getBuf()
-	b := append(*buf, `{"pagination":{"total_results":`...)
-	b = strconv.AppendInt(b, int64(page.TotalResults), 10)
-	totalPages := max(1, (page.TotalResults+ran.PerPage-1)/ran.PerPage)
-	b = append(b, `,"total_pages":`...)
-	b = strconv.AppendInt(b, int64(totalPages), 10)
-	link := func(b []byte, n int) []byte {
-		b = append(b, `{"href":"`...)
-		b = appendEscaped(b, base+listPath+"?"+pageQuery(lr.filters, n, ran.PerPage))
-		return append(b, `"}`...)
-	}
-	b = append(b, `,"first":`...)
-	b = link(b, 1)
-	b = append(b, `,"last":`...)
-	b = link(b, totalPages)
-	b = append(b, `,"next":`...)
-	if ran.Page < totalPages {
-		b = link(b, ran.Page+1)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"previous":`...)
-	if ran.Page > 1 {
-		b = link(b, ran.Page-1)
-	} else {
-		b = append(b, "null"...)
-	}
+	b := appendPagination(*buf, base+listPath, lr.filters, page.TotalResults, ran.Page, ran.PerPage)
 	b = append(b, `},"resources":[`...)
 	n := 0
 	for _, t := range page.Tasks {
@@ -122,6 +97,39 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 	writeJSON(w, http.StatusOK, b)
 	*buf = b
 	putBuf(buf)
+}
+
+// appendPagination appends `{"pagination":{...}` (the object left open)
+// for a list at url whose filters, as the client wrote them, the page
+// links repeat.
+func appendPagination(b []byte, url string, filters url.Values, total, page, perPage int) []byte {
+	b = append(b, `{"pagination":{"total_results":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	totalPages := max(1, (total+perPage-1)/perPage)
+	b = append(b, `,"total_pages":`...)
+	b = strconv.AppendInt(b, int64(totalPages), 10)
+	link := func(b []byte, n int) []byte {
+		b = append(b, `{"href":"`...)
+		b = appendEscaped(b, url+"?"+pageQuery(filters, n, perPage))
+		return append(b, `"}`...)
+	}
+	b = append(b, `,"first":`...)
+	b = link(b, 1)
+	b = append(b, `,"last":`...)
+	b = link(b, totalPages)
+	b = append(b, `,"next":`...)
+	if page < totalPages {
+		b = link(b, page+1)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"previous":`...)
+	if page > 1 {
+		b = link(b, page-1)
+	} else {
+		b = append(b, "null"...)
+	}
+	return b
 }
 
 // pageQuery is the query of a page link: the filters plus page and

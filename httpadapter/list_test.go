@@ -206,8 +206,8 @@ func TestListForApp(t *testing.T) {
 
 func TestListQueryErrors(t *testing.T) {
 	t.Parallel()
-	const validAll = "Valid parameters are: 'names', 'states', 'guids', 'app_guids', 'page', 'per_page', 'order_by'"
-	const validApp = "Valid parameters are: 'names', 'states', 'guids', 'sequence_ids', 'page', 'per_page', 'order_by'"
+	const validAll = "Valid parameters are: 'names', 'states', 'guids', 'app_guids', 'label_selector', 'created_ats', 'updated_ats', 'page', 'per_page', 'order_by'"
+	const validApp = "Valid parameters are: 'names', 'states', 'guids', 'sequence_ids', 'label_selector', 'created_ats', 'updated_ats', 'page', 'per_page', 'order_by'"
 	tests := []struct {
 		path string
 		what string

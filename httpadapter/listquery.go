@@ -13,10 +13,10 @@ import (
 // listParams are the query parameters of GET /v3/tasks, in the order Cloud
 // Controller names them when it refuses an unknown one, and reports the
 // problems of the known ones.
-var listParams = []string{"names", "states", "guids", "app_guids", "page", "per_page", "order_by"}
+var listParams = []string{"names", "states", "guids", "app_guids", "label_selector", "created_ats", "updated_ats", "page", "per_page", "order_by"}
 
 // appListParams are those of GET /v3/apps/{guid}/tasks.
-var appListParams = []string{"names", "states", "guids", "sequence_ids", "page", "per_page", "order_by"}
+var appListParams = []string{"names", "states", "guids", "sequence_ids", "label_selector", "created_ats", "updated_ats", "page", "per_page", "order_by"}
 
 // listRequest is a parsed list query: what to ask the store, and the
 // filters, as the client wrote them, that the page links repeat.
@@ -43,7 +43,7 @@ func parseListQuery(raw, appGUID string) (listRequest, *Error) {
 	}
 	var unknown []string
 	for k := range values {
-		if !slices.Contains(allowed, k) {
+		if !slices.Contains(allowed, timeParam(k)) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -84,6 +84,20 @@ func parseListQuery(raw, appGUID string) (listRequest, *Error) {
 			break
 		}
 		q.SequenceIDs = append(q.SequenceIDs, n)
+	}
+	if v, ok := last("label_selector"); ok {
+		lr.filters.Set("label_selector", v)
+		reqs, err := tasklife.ParseLabelSelector(v)
+		if err != nil {
+			syntax = append(syntax, err)
+		}
+		q.LabelSelector = reqs
+	}
+	if q.CreatedAts, err = parseTimeFilter(values, "created_ats", lr.filters); err != nil {
+		syntax = append(syntax, err)
+	}
+	if q.UpdatedAts, err = parseTimeFilter(values, "updated_ats", lr.filters); err != nil {
+		syntax = append(syntax, err)
 	}
 	q.Page = positiveInt(last("page"))
 	q.PerPage = positiveInt(last("per_page"))

@@ -47,7 +47,7 @@ func TestMountedUnderPrefix(t *testing.T) {
 			bare := http.StripPrefix("/cf", b.validate) // "/cf" strips to an empty path
 			require.Equal(t, response{404, nil, bodyUnknownRequest}, strip(serve(bare, http.MethodGet, "/cf", "good")))
 			res = serve(outer, http.MethodDelete, "/cf/v3/tasks/x", "good")
-			require.Equal(t, "GET, HEAD", res.header.Get("Allow"))
+			require.Equal(t, "GET, HEAD, PATCH", res.header.Get("Allow"))
 			require.Equal(t, http.StatusOK, serve(outer, http.MethodGet, "/healthz", "").status)
 		})
 	}

@@ -67,7 +67,7 @@ func TestTaskJSONFields(t *testing.T) {
 		{name: "zero disk is a number, not null", nt: tasklife.NewTask{AppGUID: "app", Command: "x", DiskInMB: &disk}},
 		{name: "failed", nt: tasklife.NewTask{AppGUID: "app", Command: "x"}, fail: "boom"},
 		{name: "escaping", nt: tasklife.NewTask{AppGUID: "app", Command: "echo \"<&>\"\n\t\\ \u2028 \x01 ünï",
-			Name: "n\u2029", Labels: map[string]string{"k\"": "v\\"}}},
+			Name: "n\u2029", Annotations: map[string]string{"k": "v\"\\"}}},
 		{name: "app guid needing escapes in links", nt: tasklife.NewTask{AppGUID: "a b/c?d", Command: "x"}},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,10 @@
 package httpadapter
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/tasklife/tasklife"
+)
 
 // cancel serves both cancel routes, in Cloud Controller's order of checks.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
@@ -17,7 +21,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermCancelTask, t) {
 		return
 	}
-	t, err = h.svc.Cancel(ctx, guid)
+	t, err = h.svc.CancelBy(ctx, guid, h.actor(p), "")
 	if err != nil {
 		h.WriteError(w, r, err)
 		return
@@ -38,10 +42,16 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	if !h.authorize(w, r, p, PermReadTask, t) {
 		return
 	}
+	h.writeReadable(w, r, p, http.StatusOK, t)
+}
+
+// writeReadable answers with t, its command shown only if p may read
+// secrets.
+func (h *Handler) writeReadable(w http.ResponseWriter, r *http.Request, p Principal, status int, t *tasklife.Task) {
 	secrets, err := h.auth.Authorize(r.Context(), p, PermReadSecrets, t)
 	if err != nil {
 		h.WriteError(w, r, err)
 		return
 	}
-	h.WriteTask(w, r, http.StatusOK, t, secrets)
+	h.WriteTask(w, r, status, t, secrets)
 }

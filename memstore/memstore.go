@@ -37,6 +37,9 @@ type Store struct {
 	shards [numShards]shard
 	apps   [numShards]appShard
 
+	auditMu sync.RWMutex
+	audit   []*tasklife.AuditEvent // in the order recorded; see audit.go
+
 	// The indexes of lease.go. Each is changed while the record's shard
 	// is locked, and locked after it.
 	pendMu  sync.Mutex
@@ -96,7 +99,7 @@ func (s *Store) timestamp(floor int64) int64 {
 func (s *Store) later(prev int64) int64 { return s.timestamp(prev + 1) }
 
 // Create implements tasklife.Store.
-func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+func (s *Store) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -122,6 +125,7 @@ func (s *Store) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, e
 		sh.tasks[r.guid()] = r // keyed by the blob's copy: no second string
 		s.queue(r)
 		out := r.task()
+		s.record(audit, out)
 		sh.mu.Unlock()
 		return out, nil
 	}
@@ -160,7 +164,9 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 		return tasklife.TransitionResult{Task: r.task()}, nil
 	}
 	s.move(r, req.To, req.FailureReason)
-	return tasklife.TransitionResult{Task: r.task(), From: from, Applied: true}, nil
+	out := r.task()
+	s.record(req.Audit, out)
+	return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
 }
 
 // move writes r's new state, with its shard locked, and keeps the indexes
@@ -256,9 +262,24 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 	return page, nil
 }
 
+// matches is the filter every list path applies to a record. The
+// cheapest tests come first; a zero filter costs one comparison.
 func matches(r *record, q tasklife.ListQuery) bool {
 	return (len(q.Names) == 0 || slices.Contains(q.Names, r.text(textName))) &&
 		(len(q.States) == 0 || slices.Contains(q.States, r.currentState())) &&
 		(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, r.text(textApp))) &&
-		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, r.seq))
+		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, r.seq)) &&
+		(q.CreatedAts.IsZero() || q.CreatedAts.Match(time.UnixMicro(r.created))) &&
+		(q.UpdatedAts.IsZero() || q.UpdatedAts.Match(time.UnixMicro(r.updated))) &&
+		selected(q.LabelSelector, r.labels)
+}
+
+// selected reports whether labels satisfy every requirement.
+func selected(reqs []tasklife.LabelRequirement, labels map[string]string) bool {
+	for _, req := range reqs {
+		if !req.Matches(labels) {
+			return false
+		}
+	}
+	return true
 }

@@ -109,6 +109,27 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 				{"succeed", []tasklife.Event{tasklife.EventStart}, apply(tasklife.EventSucceed)},
 				{"fail", []tasklife.Event{tasklife.EventStart}, apply(tasklife.EventFail)},
 				{"canceled", []tasklife.Event{tasklife.EventStart, tasklife.EventCancel}, apply(tasklife.EventCanceled)},
+				{"create with its audit event", nil, func(t *testing.T, _ string) {
+					_, err := svc.Create(ctx, tasklife.NewTask{AppGUID: app, Command: "true", Actor: &tasklife.Actor{GUID: "u"}})
+					require.NoError(t, err)
+				}},
+				{"cancel with its audit event", []tasklife.Event{tasklife.EventStart}, func(t *testing.T, guid string) {
+					_, err := svc.CancelBy(ctx, guid, tasklife.Actor{GUID: "u"}, "why")
+					require.NoError(t, err)
+				}},
+				{"audited cancel no-op", []tasklife.Event{tasklife.EventCancel}, func(t *testing.T, guid string) {
+					_, err := svc.CancelBy(ctx, guid, tasklife.Actor{GUID: "u"}, "")
+					require.NoError(t, err)
+				}},
+				{"update metadata", nil, func(t *testing.T, guid string) {
+					v := "w"
+					_, err := svc.UpdateMetadata(ctx, guid, tasklife.MetadataPatch{Labels: map[string]*string{"k": &v, "x": nil}})
+					require.NoError(t, err)
+				}},
+				{"audit events", nil, func(t *testing.T, _ string) {
+					_, err := svc.AuditEvents(ctx, tasklife.AuditQuery{TargetGUIDs: []string{app}})
+					require.NoError(t, err)
+				}},
 				{"list", nil, func(t *testing.T, _ string) {
 					page, err := svc.List(ctx, tasklife.ListQuery{AppGUIDs: []string{app}, States: []tasklife.State{tasklife.StatePending}})
 					require.NoError(t, err)

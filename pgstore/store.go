@@ -86,6 +86,9 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 // statements holds the store's SQL with the schema filled in.
 type statements struct {
 	create, get, transition, canceling string
+	createAudited, transitionAudited   string // see audit.go
+	updateMetadata                     string // see metadata.go
+	auditEvents                        string // the qualified table name
 	claim, claimGUIDs, renew, expire   string // see lease.go
 	tasks                              string // the qualified table name, for List
 	schema                             string
@@ -122,17 +125,8 @@ func newStatements(schema string) *statements {
 		// turns and ids are gap-free. The timestamp is read after the lock
 		// (MATERIALIZED keeps it one value for both columns), so created_at
 		// follows sequence order within an app.
-		create: `WITH seq AS (
-	INSERT INTO ` + seqs + ` AS a (app_guid, last_sequence_id) VALUES ($1, 1)
-	ON CONFLICT (app_guid) DO UPDATE SET last_sequence_id = a.last_sequence_id + 1
-	RETURNING last_sequence_id
-), stamp AS MATERIALIZED (
-	SELECT last_sequence_id, clock_timestamp() AS now FROM seq
-)
-INSERT INTO ` + tasks + ` (` + createdColumns + `)
-SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, ` + quoteLiteral(string(tasklife.StatePending)) + `,
-	$5, $6, $7, $8, NULL, $9::jsonb, $10::jsonb, stamp.now, stamp.now, 1
-FROM stamp
+		create: `WITH ` + createCTEs(seqs) + `
+` + createInsert(tasks) + `
 RETURNING ` + createdColumns + `, NULL::text, NULL::timestamptz`,
 
 		get: `SELECT ` + columns + ` FROM ` + tasks + ` WHERE guid = $1`,
@@ -173,6 +167,8 @@ SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT E
 		canceling: `SELECT guid, app_guid, version FROM ` + tasks + ` WHERE state = ` + quoteLiteral(string(tasklife.StateCanceling)),
 	}
 	st.addLeaseStatements(channel)
+	st.addAuditStatements(schema)
+	st.updateMetadata = metadataStatement(tasks)
 	return st
 }
 
@@ -195,8 +191,27 @@ func jsonMap(m map[string]string) (*string, error) {
 	return &s, nil
 }
 
+// createCTEs assign a new task's sequence id and timestamp.
+func createCTEs(seqs string) string {
+	return `seq AS (
+	INSERT INTO ` + seqs + ` AS a (app_guid, last_sequence_id) VALUES ($1, 1)
+	ON CONFLICT (app_guid) DO UPDATE SET last_sequence_id = a.last_sequence_id + 1
+	RETURNING last_sequence_id
+), stamp AS MATERIALIZED (
+	SELECT last_sequence_id, clock_timestamp() AS now FROM seq
+)`
+}
+
+// createInsert inserts the task createCTEs stamped, from $1 to $10.
+func createInsert(tasks string) string {
+	return `INSERT INTO ` + tasks + ` (` + createdColumns + `)
+SELECT gen_random_uuid()::text, $1, stamp.last_sequence_id, $2, $3, $4, ` + quoteLiteral(string(tasklife.StatePending)) + `,
+	$5, $6, $7, $8, NULL, $9::jsonb, $10::jsonb, stamp.now, stamp.now, 1
+FROM stamp`
+}
+
 // Create implements tasklife.Store.
-func (o *ops) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+func (o *ops) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -208,15 +223,18 @@ func (o *ops) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, err
 	if err != nil {
 		return nil, err
 	}
-	row := o.db.QueryRow(ctx, o.sql.create, t.AppGUID, t.Name, t.Command, t.User,
+	stmt, args := o.sql.create, []any{t.AppGUID, t.Name, t.Command, t.User,
 		t.MemoryInMB, t.DiskInMB, t.LogRateLimitInBytesPerSecond, t.DropletGUID,
-		labels, annotations)
-	out, err := scanTask(row)
+		labels, annotations}
+	if audit != nil {
+		stmt, args = o.sql.createAudited, append(args, auditArgs(audit)...)
+	}
+	out, err := scanTask(o.db.QueryRow(ctx, stmt, args...))
 	if err != nil {
 		return nil, classify(ctx, "create", err)
 	}
 	if o.applied != nil {
-		o.applied(tasklife.Change{Task: out.Clone(), To: tasklife.StatePending, Event: tasklife.EventCreate})
+		o.applied(tasklife.Change{Task: out.Clone(), To: tasklife.StatePending, Event: tasklife.EventCreate, Actor: actorOf(audit)})
 	}
 	return out, nil
 }
@@ -249,9 +267,12 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 		applied bool
 		prev    *string // NULL when refused
 	)
-	row := o.db.QueryRow(ctx, o.sql.transition, req.GUID, from, string(req.To), req.FailureReason, string(req.Event),
-		req.Owner, req.To.Terminal())
-	t, err := scanTask(row, &applied, &prev)
+	stmt, args := o.sql.transition, []any{req.GUID, from, string(req.To), req.FailureReason, string(req.Event),
+		req.Owner, req.To.Terminal()}
+	if req.Audit != nil {
+		stmt, args = o.sql.transitionAudited, append(args, auditArgs(req.Audit)...)
+	}
+	t, err := scanTask(o.db.QueryRow(ctx, stmt, args...), &applied, &prev)
 	// QueryRow reports ErrNoRows only when the statement itself succeeded:
 	// a lost connection is never mistaken for a missing task.
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -266,7 +287,11 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 			res.From = tasklife.State(*prev)
 		}
 		if o.applied != nil {
-			o.applied(tasklife.Change{Task: t.Clone(), From: res.From, To: req.To, Event: req.Event})
+			c := tasklife.Change{Task: t.Clone(), From: res.From, To: req.To, Event: req.Event, Actor: actorOf(req.Audit)}
+			if req.Audit != nil {
+				c.Reason = req.Audit.Reason
+			}
+			o.applied(c)
 		}
 	}
 	return res, nil
@@ -379,45 +404,4 @@ func (o *ops) countOnly(ctx context.Context, where string, args []any, page *tas
 	}
 	page.TotalResults = int(total)
 	return page, nil
-}
-
-// listFilter returns q's filters as a WHERE clause (empty when q selects
-// everything) and its arguments. A filter with one value is an equality,
-// which lets the planner walk an index in the requested order (PostgreSQL 15
-// cannot do that for "= ANY"); several values are one "= ANY" over an array.
-func listFilter(q tasklife.ListQuery) (string, []any) {
-	var f filter
-	addValues(&f, "guid", q.GUIDs)
-	addValues(&f, "app_guid", q.AppGUIDs)
-	addValues(&f, "sequence_id", q.SequenceIDs)
-	states := make([]string, len(q.States))
-	for i, st := range q.States {
-		states[i] = string(st)
-	}
-	addValues(&f, "state", states)
-	addValues(&f, "name", q.Names)
-	if len(f.conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(f.conds, " AND "), f.args
-}
-
-type filter struct {
-	conds []string
-	args  []any
-}
-
-func (f *filter) add(column, op string, arg any) {
-	f.args = append(f.args, arg)
-	f.conds = append(f.conds, column+op+"$"+strconv.Itoa(len(f.args))+")")
-}
-
-func addValues[T any](f *filter, column string, values []T) {
-	switch len(values) {
-	case 0:
-	case 1:
-		f.add(column, " = (", values[0])
-	default:
-		f.add(column, " = ANY(", values)
-	}
 }

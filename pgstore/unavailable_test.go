@@ -19,7 +19,7 @@ import (
 // every runs each Store operation and returns their errors by name.
 func every(ctx context.Context, store tasklife.Store) map[string]error {
 	errs := map[string]error{}
-	_, errs["create"] = store.Create(ctx, &tasklife.Task{AppGUID: uuid.NewString(), Name: "n", Command: "true"})
+	_, errs["create"] = store.Create(ctx, &tasklife.Task{AppGUID: uuid.NewString(), Name: "n", Command: "true"}, nil)
 	_, errs["get"] = store.Get(ctx, uuid.NewString())
 	_, errs["list"] = store.List(ctx, tasklife.ListQuery{Page: 1, PerPage: 50})
 	for _, ev := range tasklife.Events() {

@@ -44,11 +44,11 @@ func (o *outage) check() error {
 	return nil
 }
 
-func (o *outage) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+func (o *outage) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	created, err := o.Store.Create(ctx, t)
+	created, err := o.Store.Create(ctx, t, audit)
 	if err == nil && o.downAfterCreate.CompareAndSwap(true, false) {
 		o.down.Store(true)
 	}

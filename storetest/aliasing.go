@@ -16,7 +16,7 @@ func testAliasing(t *testing.T, newStore NewStore) {
 		AppGUID: b.app, Name: "n", Command: "true", LogRateLimitInBytesPerSecond: -1,
 		DiskInMB: &disk, Labels: labels, Annotations: map[string]string{"x": "y"},
 	}
-	task, err := b.store.Create(b.ctx, in)
+	task, err := b.store.Create(b.ctx, in, nil)
 	require.NoError(t, err)
 	labels["a"] = "changed"
 	labels["b"] = "added"

@@ -22,6 +22,7 @@ type naiveStore struct {
 	// canceling is when each task entered CANCELING.
 	canceling map[string]time.Time
 	fault     string
+	audit     []*tasklife.AuditEvent
 }
 
 const (
@@ -35,7 +36,7 @@ func newNaiveStore(fault string) *naiveStore {
 	return &naiveStore{tasks: map[string]*tasklife.Task{}, order: map[string]int{}, seq: map[string]int64{}, canceling: map[string]time.Time{}, fault: fault}
 }
 
-func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Task, error) {
+func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -59,6 +60,7 @@ func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task) (*tasklife.Ta
 	c.UpdatedAt = c.CreatedAt
 	s.tasks[c.GUID] = c
 	s.order[c.GUID] = len(s.order)
+	s.record(audit, c)
 	return c.Clone(), nil
 }
 
@@ -97,6 +99,7 @@ func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequ
 	}
 	prev := t.State
 	s.write(t, req.To, req.FailureReason)
+	s.record(req.Audit, t)
 	return tasklife.TransitionResult{Task: t.Clone(), From: prev, Applied: true}, nil
 }
 
@@ -112,7 +115,9 @@ func (s *naiveStore) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.
 			(len(q.Names) == 0 || slices.Contains(q.Names, t.Name)) &&
 			(len(q.States) == 0 || slices.Contains(q.States, t.State)) &&
 			(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, t.AppGUID)) &&
-			(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, t.SequenceID)) {
+			(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, t.SequenceID)) &&
+			q.CreatedAts.Match(t.CreatedAt) && q.UpdatedAts.Match(t.UpdatedAt) &&
+			!slices.ContainsFunc(q.LabelSelector, func(r tasklife.LabelRequirement) bool { return !r.Matches(t.Labels) }) {
 			hits = append(hits, t)
 		}
 	}
@@ -134,6 +139,62 @@ func (s *naiveStore) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.
 	for i, t := range hits {
 		if i/q.PerPage == q.Page-1 {
 			page.Tasks = append(page.Tasks, t.Clone())
+		}
+	}
+	return page, nil
+}
+
+func (s *naiveStore) record(audit *tasklife.AuditEvent, t *tasklife.Task) {
+	if audit != nil {
+		s.audit = append(s.audit, audit.For(t, uuid.NewString()))
+	}
+}
+
+func (s *naiveStore) UpdateMetadata(ctx context.Context, guid string, patch tasklife.MetadataPatch) (*tasklife.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[guid]
+	if !ok {
+		return nil, tasklife.ErrNotFound
+	}
+	if l, a, changed := patch.Apply(t.Labels, t.Annotations); changed {
+		t.Labels, t.Annotations = l, a
+		prev := t.UpdatedAt
+		t.UpdatedAt = time.Now().UTC()
+		if !t.UpdatedAt.After(prev) {
+			t.UpdatedAt = prev.Add(time.Microsecond)
+		}
+		t.Version++
+	}
+	return t.Clone(), nil
+}
+
+func (s *naiveStore) AuditEvents(ctx context.Context, q tasklife.AuditQuery) (*tasklife.AuditPage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	page := &tasklife.AuditPage{Events: []*tasklife.AuditEvent{}}
+	var hits []*tasklife.AuditEvent
+	for _, e := range s.audit { // recorded under one lock: already in time order
+		if (len(q.Types) == 0 || slices.Contains(q.Types, e.Type)) &&
+			(len(q.TargetGUIDs) == 0 || slices.Contains(q.TargetGUIDs, e.TargetGUID)) &&
+			q.CreatedAts.Match(e.CreatedAt) {
+			hits = append(hits, e)
+		}
+	}
+	if q.Descending {
+		slices.Reverse(hits)
+	}
+	page.TotalResults = len(hits)
+	for i, e := range hits {
+		if i/q.PerPage == q.Page-1 {
+			c := *e
+			page.Events = append(page.Events, &c)
 		}
 	}
 	return page, nil

@@ -60,6 +60,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ExpireCancelDeadline", testExpireCancelDeadline},
 		{"ExpirePending", testExpirePending},
 		{"ExpireLimit", testExpireLimit},
+		{"UpdateMetadata", testUpdateMetadata},
+		{"ConcurrentMetadata", testConcurrentMetadata},
+		{"MetadataRules", testMetadataRules},
+		{"AuditEvents", testAuditEvents},
+		{"AuditedCancelRace", testAuditedCancelRace},
+		{"ListLabelSelector", testListLabelSelector},
+		{"ListTimeFilters", testListTimeFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

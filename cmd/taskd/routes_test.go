@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
 )
 
@@ -64,7 +65,7 @@ func TestCreateErrors(t *testing.T) {
 		{"empty command", "", `{"command":""}`, 422, "CF-UnprocessableEntity", 10008, "No command or template provided"},
 		{"null command", "", `{"command":null}`, 422, "CF-UnprocessableEntity", 10008, "No command or template provided"},
 		{"unknown keys", "", `{"foo":1,"command":"true","bar":{}}`, 422, "CF-UnprocessableEntity", 10008, "Unknown field(s): 'foo', 'bar'"},
-		{"unknown metadata key", "", `{"command":"true","metadata":{"labels":{},"owner":"x"}}`, 422, "CF-UnprocessableEntity", 10008, "Unknown field(s) in metadata: 'owner'"},
+		{"unknown metadata key", "", `{"command":"true","metadata":{"labels":{},"owner":"x"}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata has unexpected field(s): 'owner'"},
 		{"metadata not an object", "", `{"command":"true","metadata":[]}`, 422, "CF-UnprocessableEntity", 10008, "Metadata must be an object"},
 		{"command not a string", "", `{"command":1}`, 422, "CF-UnprocessableEntity", 10008, "Command must be a string"},
 		{"name not a string", "", `{"command":"true","name":true}`, 422, "CF-UnprocessableEntity", 10008, "Name must be a string"},
@@ -74,7 +75,7 @@ func TestCreateErrors(t *testing.T) {
 		{"negative disk", "", `{"command":"true","disk_in_mb":-1}`, 422, "CF-UnprocessableEntity", 10008, "Disk in mb must be 0 or more"},
 		{"log rate as string", "", `{"command":"true","log_rate_limit_in_bytes_per_second":"5"}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be an integer"},
 		{"log rate below -1", "", `{"command":"true","log_rate_limit_in_bytes_per_second":-2}`, 422, "CF-UnprocessableEntity", 10008, "Log rate limit in bytes per second must be -1 (unlimited) or more"},
-		{"label not a string", "", `{"command":"true","metadata":{"labels":{"a":1}}}`, 422, "CF-UnprocessableEntity", 10008, "Labels must be an object of strings"},
+		{"label not a string", "", `{"command":"true","metadata":{"labels":{"a":1}}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata label value error: 'a' must be a string or null"},
 		{"reserved annotation", "", `{"command":"true","metadata":{"annotations":{"taskd.tasklife.dev/instance":"b"}}}`, 422, "CF-UnprocessableEntity", 10008, "Metadata annotations key error: prefix 'taskd.tasklife.dev' is reserved"},
 		{"NUL in command", "", `{"command":"a\u0000b"}`, 422, "CF-UnprocessableEntity", 10008, "Command must not contain NUL bytes"},
 		{"duplicate command", "", `{"command":"echo a","name":"n","command":"echo b","command":"c","name":"m"}`, 422, "CF-UnprocessableEntity", 10008, "Duplicate field(s): 'command', 'name'"},
@@ -131,8 +132,8 @@ func TestCreateRefusesLargeBodiesUnread(t *testing.T) {
 		contentLength int64 // -1: unknown (chunked)
 		maxRead       int64
 	}{
-		{"declared too large", maxBodyBytes + 1, 0},
-		{"streamed without a length", -1, maxBodyBytes + 1},
+		{"declared too large", httpadapter.MaxBodyBytes + 1, 0},
+		{"streamed without a length", -1, httpadapter.MaxBodyBytes + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
