@@ -21,6 +21,13 @@ const (
 	MaxPerPage     = 5000
 )
 
+// MaxFilterValues bounds the values of one list filter (guids, names,
+// states, app_guids, sequence_ids). Each value is an index lookup and a
+// comparison for every candidate; without a bound one request of 100,000
+// names held a list, and the writes behind it, for seconds. A thousand
+// guids is about 37 KB of query string, far from any URL limit.
+const MaxFilterValues = 1000
+
 // ListQuery selects tasks. Within a filter the values are alternatives; the
 // filters combine with AND. A nil or empty filter selects everything.
 type ListQuery struct {
@@ -59,7 +66,7 @@ type Page struct {
 // Normalize returns q with its defaults filled in, as Service.List hands it
 // to the store, or every problem with q: *InputError values joined with
 // errors.Join, in the order states, page, per_page, order_by, sequence_ids,
-// label_selector.
+// label_selector, then filters with more than MaxFilterValues values.
 // Their reasons are Cloud Controller's wording, so that an HTTP adapter can
 // say "Per page must be between 1 and 5000" without a rule of its own.
 // Normalize is the one place where list defaults and bounds live: stores
@@ -99,6 +106,14 @@ func (q ListQuery) Normalize() (ListQuery, error) {
 	}
 	if err := checkSelector(q.LabelSelector); err != nil {
 		problems = append(problems, err)
+	}
+	for _, f := range []struct {
+		field string
+		n     int
+	}{{"guids", len(q.GUIDs)}, {"names", len(q.Names)}, {"states", len(q.States)}, {"app_guids", len(q.AppGUIDs)}, {"sequence_ids", len(q.SequenceIDs)}} {
+		if f.n > MaxFilterValues {
+			problems = append(problems, &InputError{Field: f.field, Reason: fmt.Sprintf("must have at most %d values", MaxFilterValues)})
+		}
 	}
 	return q, errors.Join(problems...)
 }

@@ -70,8 +70,11 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 	buf := getBuf()
 	b := appendPagination(*buf, base+listPath, lr.filters, page.TotalResults, ran.Page, ran.PerPage)
 	b = append(b, `},"resources":[`...)
-	n := 0
-	for _, t := range page.Tasks {
+
+	// Decide about every task before the status is sent: an error after it
+	// could no longer be an error response.
+	shown := make([]int8, len(page.Tasks)) // -1 hidden, 0 without, 1 with the command
+	for i, t := range page.Tasks {
 		readable, err := h.auth.Authorize(ctx, p, PermReadTask, t)
 		secrets := false
 		// GET /v3/tasks never shows commands; the per-app list does to
@@ -84,17 +87,39 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 			h.WriteError(w, r, err)
 			return
 		}
-		if !readable {
+		shown[i] = -1
+		if readable {
+			shown[i] = boolInt8(secrets)
+		}
+	}
+
+	// The body is streamed: written whenever flushAt bytes are ready, and
+	// each task let go once rendered, so that a client that reads slowly
+	// (or never) holds at most a chunk of JSON and the unsent part of the
+	// page, not a second, larger copy of the page in JSON.
+	hdr := w.Header()
+	hdr["Content-Type"] = contentTypeJSON
+	w.WriteHeader(http.StatusOK)
+	n := 0
+	for i, t := range page.Tasks {
+		page.Tasks[i] = nil
+		if shown[i] < 0 {
 			continue
 		}
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendTask(b, base, t, secrets)
+		b = appendTask(b, base, t, shown[i] > 0)
 		n++
+		if len(b) >= flushAt {
+			if _, err := w.Write(b); err != nil {
+				break // the client went away
+			}
+			b = b[:0]
+		}
 	}
 	b = append(b, "]}"...)
-	writeJSON(w, http.StatusOK, b)
+	_, _ = w.Write(b)
 	*buf = b
 	putBuf(buf)
 }
@@ -130,6 +155,16 @@ func appendPagination(b []byte, url string, filters url.Values, total, page, per
 		b = append(b, "null"...)
 	}
 	return b
+}
+
+// flushAt is how much of a list's JSON is gathered before it is written.
+const flushAt = 32 << 10
+
+func boolInt8(b bool) int8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // pageQuery is the query of a page link: the filters plus page and

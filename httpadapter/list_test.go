@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,6 +234,9 @@ func TestListQueryErrors(t *testing.T) {
 		{"/v3/tasks?order_by=%2B-created_at", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?order_by=-", "Order by can only be: 'created_at', 'updated_at'"},
 		{"/v3/tasks?a=%zz", "The query string is malformed"},
+		{"/v3/tasks?names=" + strings.Repeat("n,", tasklife.MaxFilterValues) + "n", "Names must have at most 1000 values"},
+		{"/v3/apps/a/tasks?sequence_ids=" + strings.Repeat("1,", tasklife.MaxFilterValues) + "1&guids=" + strings.Repeat("g,", tasklife.MaxFilterValues) + "g",
+			"Guids must have at most 1000 values, Sequence ids must have at most 1000 values"},
 		{"/v3/tasks?foo=1&page=0&per_page=9999", "Unknown query parameter(s): 'foo'. " + validAll +
 			", Page must be a positive integer, Per page must be between 1 and 5000"},
 		{"/v3/apps/a/tasks?order_by=name&per_page=x&page=0&sequence_ids=y&states=z&bogus=1", "Unknown query parameter(s): 'bogus'. " + validApp +
