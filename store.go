@@ -105,6 +105,14 @@ type Store interface {
 	// ordered by CreatedAt (ties in the order they were recorded), and how
 	// many match in all. q has passed AuditQuery.Normalize.
 	AuditEvents(ctx context.Context, q AuditQuery) (*AuditPage, error)
+
+	// DeleteEnded deletes up to limit SUCCEEDED and FAILED tasks whose
+	// UpdatedAt (when they ended) is before before, oldest first, and
+	// returns how many it deleted. A deleted task is not found afterwards;
+	// the sequence ids of its app are never handed out again. One call is
+	// one bounded step: it must not hold other writers for longer than its
+	// limit of deletions takes.
+	DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // TransitionRequest is one guarded step for Store.Transition.

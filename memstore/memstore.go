@@ -46,6 +46,9 @@ type Store struct {
 	pending pendingQueue // PENDING records, oldest first
 	actMu   sync.Mutex
 	active  map[*record]string // RUNNING and CANCELING records, to their owner
+	// The ended records, for retention.go.
+	endMu  sync.Mutex
+	endedQ endedQueue
 }
 
 type shard struct {
@@ -192,6 +195,7 @@ func (s *Store) move(r *record, to tasklife.State, reason string) {
 		s.actMu.Lock()
 		delete(s.active, r)
 		s.actMu.Unlock()
+		s.ended(r)
 	case from == tasklife.StatePending:
 		s.actMu.Lock()
 		s.active[r] = r.owner

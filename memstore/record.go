@@ -30,6 +30,7 @@ type record struct {
 	owner       string // who claimed it; see lease.go
 	lease       int64  // unix microseconds the lease runs out; 0: none
 	canceling   int64  // unix microseconds it entered CANCELING
+	endedAt     int64  // unix microseconds it ended; see retention.go
 	heapIndex   int    // its place in the pending queue, -1 when out; guarded by Store.pendMu
 	state       uint8  // index into states
 	hasDisk     bool

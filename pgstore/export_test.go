@@ -14,3 +14,6 @@ func (s *Store) ListStatement(q tasklife.ListQuery) (string, []any) {
 func (s *Store) LeaseStatements() (claim, claimGUIDs, renew, expire string) {
 	return s.sql.claim, s.sql.claimGUIDs, s.sql.renew, s.sql.expire
 }
+
+// DeleteEndedStatement returns the retention statement, for EXPLAIN.
+func (s *Store) DeleteEndedStatement() string { return s.sql.deleteEnded }

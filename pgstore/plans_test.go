@@ -122,6 +122,8 @@ FROM generate_series(1, 200) i`)
 		{"renew", renew, "'owner-3', 3600000000", "tasks_owner"},
 		// Nothing is due: a deadline of a minute, an expiry of an hour.
 		{"expire", expire, "60000000, 3600000000, 100", "tasks_lease"},
+		// Retention with nothing due (every task ended a day ago).
+		{"delete ended", store.DeleteEndedStatement(), "now() - interval '2 days', 100", "tasks_ended"},
 	}
 	for _, tc := range tests {
 		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {

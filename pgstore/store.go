@@ -90,6 +90,7 @@ type statements struct {
 	updateMetadata                     string // see metadata.go
 	auditEvents                        string // the qualified table name
 	claim, claimGUIDs, renew, expire   string // see lease.go
+	deleteEnded                        string // see retention.go
 	tasks                              string // the qualified table name, for List
 	schema                             string
 }
@@ -118,8 +119,9 @@ func newStatements(schema string) *statements {
 	seqs := pgx.Identifier{schema, "app_sequences"}.Sanitize()
 	channel := quoteLiteral(channelPrefix + schema)
 	st := &statements{
-		schema: schema,
-		tasks:  tasks,
+		schema:      schema,
+		tasks:       tasks,
+		deleteEnded: deleteEndedStatement(tasks),
 		// The upsert on the app's counter row assigns the sequence id and
 		// holds that row locked until commit, so creates for one app take
 		// turns and ids are gap-free. The timestamp is read after the lock

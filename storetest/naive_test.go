@@ -199,3 +199,22 @@ func (s *naiveStore) AuditEvents(ctx context.Context, q tasklife.AuditQuery) (*t
 	}
 	return page, nil
 }
+
+func (s *naiveStore) DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*tasklife.Task
+	for _, t := range s.tasks {
+		if t.State.Terminal() && t.UpdatedAt.Before(before) {
+			due = append(due, t)
+		}
+	}
+	slices.SortFunc(due, func(a, b *tasklife.Task) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	for _, t := range due[:min(limit, len(due))] {
+		delete(s.tasks, t.GUID)
+	}
+	return min(limit, len(due)), nil
+}

@@ -67,6 +67,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AuditedCancelRace", testAuditedCancelRace},
 		{"ListLabelSelector", testListLabelSelector},
 		{"ListTimeFilters", testListTimeFilters},
+		{"DeleteEnded", testDeleteEnded},
+		{"DeleteEndedPatched", testDeleteEndedPatched},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

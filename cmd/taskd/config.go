@@ -55,6 +55,7 @@ type config struct {
 	runAs string // -run-as; "": taskd's user, or nobody for root
 
 	limits      // bounds on clients, tasks and the database (limits.go)
+	retention   // how long ended tasks are kept (retention.go)
 	secretFiles // secrets from files, never the command line (secrets.go)
 }
 
@@ -78,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
 	c.limits.flags(fs)
+	c.retention.flags(fs)
 	c.secretFiles.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: taskd [flags]\n\nServes the Cloud Foundry v3 tasks API and runs each task's command with /bin/sh -c.\nThe bearer token is $%s (letters, digits and -._~+/=), or a random one printed at start.\n\n", tokenEnv)
@@ -106,7 +108,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 			return nil, fmt.Errorf("%s must not be negative", name)
 		}
 	}
-	if err := c.limits.check(); err != nil {
+	if err := errors.Join(c.limits.check(), c.retention.check()); err != nil {
 		return nil, err
 	}
 	if err := c.secretFiles.load(c, getenv); err != nil {

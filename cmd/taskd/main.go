@@ -157,6 +157,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
+	defer cfg.retention.start(svc, log)()
 	srv := newServer(newHandler(svc, exec, cfg.token, linkBase, log), cfg.limits, log)
 	printBanner(stdout, base, cfg, storeText)
 

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/tasklife/tasklife"
+)
+
+// retention is how long taskd keeps a task after it ended, so that a
+// service that runs tasks for months holds a bounded number of them.
+type retention struct {
+	keep time.Duration // 0: keep everything
+}
+
+func (r *retention) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&r.keep, "retention", tasklife.DefaultRetention, "how long a SUCCEEDED or FAILED task is kept after it ended (Cloud Controller's default: 31 days); 0: keep every task")
+}
+
+func (r *retention) check() error {
+	if r.keep < 0 {
+		return errors.New("-retention must not be negative")
+	}
+	return nil
+}
+
+// every is how often the deletion runs: a tenth of the retention, so that
+// a task outlives it by at most 10%, and at most hourly.
+func (r *retention) every() time.Duration { return min(r.keep/10, time.Hour) }
+
+// start deletes ended tasks older than the retention now and then every
+// interval, until the returned stop is called; it does nothing with a
+// retention of 0. On PostgreSQL every instance runs it: a batch skips the
+// rows another is deleting.
+func (r *retention) start(svc *tasklife.Service, log *slog.Logger) (stop func()) {
+	if r.keep == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(r.every(), time.Millisecond))
+		defer tick.Stop()
+		for {
+			n, err := svc.DeleteEnded(ctx, time.Now().Add(-r.keep))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("deleting ended tasks failed; retrying later", "error", err)
+			case n > 0:
+				log.Info("deleted ended tasks", "tasks", n, "older than", r.keep)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
