@@ -111,9 +111,16 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 				return
 			case <-sigs:
 			}
-			keep := shells()
+			// The scan first, then the shells: a task's shell is tracked
+			// before its gate opens, so one that is a zombie in the scan
+			// is among the shells, or its work has reaped it. The other
+			// way round, a task started between the two, whose command
+			// ended at once, was reaped here and its work lost its
+			// exit status.
 			self := os.Getpid()
-			for pid, st := range scanProcs() {
+			procs := scanProcs()
+			keep := shells()
+			for pid, st := range procs {
 				if st.ppid == self && st.state == 'Z' && !keep[pid] {
 					_, _ = unix.Wait4(pid, nil, unix.WNOHANG, nil)
 				}
