@@ -68,6 +68,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 			return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 		}
 	}
+	p.shells = s.leaders
 	s.track(t.GUID, p)
 	defer s.untrack(t.GUID)
 	if ctx.Err() != nil {
@@ -93,7 +94,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", s.grace)
 		p.signal(syscall.SIGTERM)
-		p.strays = signalDescendants(t.GUID, syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, p.cmd.Process.Pid, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
