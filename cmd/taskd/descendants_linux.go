@@ -172,19 +172,17 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 }
 
 // childrenBeyond reports whether taskd has a child that is not a task's
-// shell: the children are listed before the shells are asked, so a shell
-// started meanwhile counts as a stranger, and an error as one too.
+// shell (an error counts as one). The shells are asked while reaping is
+// held, when none can be started or reaped: a shell is among them from
+// before it is started (shell.start) until after it is reaped.
 func childrenBeyond(shells func() map[int]bool) bool {
 	reaping.Lock()
 	children, err := ownChildren()
+	keep := shells()
 	reaping.Unlock()
 	if err != nil {
 		return true
 	}
-	if len(children) == 0 {
-		return false
-	}
-	keep := shells()
 	for _, pid := range children {
 		if !keep[pid] {
 			return true
