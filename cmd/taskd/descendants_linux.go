@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,25 +29,43 @@ const descendantStopTime = 2 * time.Second
 
 // signalDescendants sends sig to the task's processes outside its group,
 // once (the SIGTERM of a cancel), and returns them by pid with their start
-// times: once dead, their environment no longer says whose they are.
-func signalDescendants(guid string, sig unix.Signal) map[int]uint64 {
+// times: once dead, their environment no longer says whose they are. The
+// group's leader, whose pid is the group id, is still running, so what is
+// still under it must carry the task's guid itself: a process that both
+// left the group and dropped the variable is not the task's, whether its
+// scan comes before or after the leader's end has handed it to taskd.
+func signalDescendants(guid string, leader int, sig unix.Signal) map[int]uint64 {
 	self := os.Getpid()
 	procs := scanProcs()
 	signaled := make(map[int]uint64)
 	for pid, st := range procs {
-		if st.state != 'Z' && belongs(procs, pid, self, guid) {
-			signalPid(pid, st.start, sig)
-			signaled[pid] = st.start
+		if st.state == 'Z' || st.pgrp == leader || !belongs(procs, pid, self, guid) {
+			continue
 		}
+		if topOf(procs, pid, self) == leader && !hasGUID(pid, guid) {
+			continue
+		}
+		signalPid(pid, st.start, sig)
+		signaled[pid] = st.start
 	}
 	return signaled
 }
 
 // stopDescendants SIGKILLs the task's processes outside its group until none
 // is left, and reaps those that came to taskd, signaled (by
-// signalDescendants) included. The leader must be reaped already. It
-// returns how many processes it stopped.
-func stopDescendants(guid string, signaled map[int]uint64) int {
+// signalDescendants) included. The leader must be reaped already, and its
+// group. It returns how many processes it stopped.
+//
+// With shells (the task shells' pids), it first lists taskd's children,
+// which costs a few reads, where looking for the task's processes reads
+// every process's stat: with the task's group gone, a live process the
+// task started descends from a child of taskd (as its subreaper, taskd
+// inherits the orphans), so when every child is a task's shell, there is
+// none.
+func stopDescendants(guid string, signaled map[int]uint64, shells func() map[int]bool) int {
+	if len(signaled) == 0 && shells != nil && !childrenBeyond(shells) {
+		return 0
+	}
 	self := os.Getpid()
 	return stopProcesses(func(procs map[int]procStat, pid int) bool { return belongs(procs, pid, self, guid) }, signaled, nil)
 }
@@ -75,7 +96,7 @@ func stopProcesses(match func(procs map[int]procStat, pid int) bool, known map[i
 		for pid, st := range procs {
 			if start, ok := killed[pid]; ok && start == st.start && st.ppid == self && !keep[pid] {
 				if st.state == 'Z' {
-					_, _ = unix.Wait4(pid, nil, unix.WNOHANG, nil)
+					_, _ = wait4(pid)
 					continue
 				}
 				dying++
@@ -111,11 +132,34 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 				return
 			case <-sigs:
 			}
-			keep := shells()
+			// A child's state first, then the shells: a task's shell
+			// is tracked before its gate opens, so one that is a
+			// zombie is among the shells asked afterwards, or its work
+			// has reaped it. The other way round, a task started in
+			// between, whose command ended at once, was reaped here and
+			// its work lost its exit status. The shells asked before
+			// only spare their stats.
 			self := os.Getpid()
-			for pid, st := range scanProcs() {
-				if st.ppid == self && st.state == 'Z' && !keep[pid] {
-					_, _ = unix.Wait4(pid, nil, unix.WNOHANG, nil)
+			reaping.Lock()
+			children, _ := ownChildren()
+			reaping.Unlock()
+			shellsBefore := shells()
+			var zombies []int
+			for _, pid := range children {
+				if shellsBefore[pid] {
+					continue
+				}
+				if st, err := readStat(pid); err == nil && st.ppid == self && st.state == 'Z' {
+					zombies = append(zombies, pid)
+				}
+			}
+			if len(zombies) == 0 {
+				continue
+			}
+			keep := shells()
+			for _, pid := range zombies {
+				if !keep[pid] {
+					_, _ = wait4(pid)
 				}
 			}
 		}
@@ -125,6 +169,61 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 		close(done)
 		<-finished
 	}
+}
+
+// childrenBeyond reports whether taskd has a child that is not a task's
+// shell (an error counts as one). The shells are asked while reaping is
+// held, when none can be started or reaped: a shell is among them from
+// before it is started (shell.start) until after it is reaped.
+func childrenBeyond(shells func() map[int]bool) bool {
+	reaping.Lock()
+	children, err := ownChildren()
+	keep := shells()
+	reaping.Unlock()
+	if err != nil {
+		return true
+	}
+	for _, pid := range children {
+		if !keep[pid] {
+			return true
+		}
+	}
+	return false
+}
+
+// ownChildren lists taskd's children, the orphans it inherited included,
+// from each of its threads' /proc/self/task/<tid>/children (a child is
+// listed under the thread that started it; an orphan under the thread
+// that inherited it). The kernel lists a thread's children a step at a
+// time, and skips one when a child listed before it was reaped between
+// two steps: the caller holds reaping, so that none is. A thread that
+// exits hands its children to another; the Go runtime ends a thread only
+// when a goroutine exits locked to it, which no goroutine of taskd does.
+func ownChildren() ([]int, error) {
+	threads, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil, err
+	}
+	var children []int
+	buf := make([]byte, 4096)
+	for _, th := range threads {
+		b, err := readProc("/proc/self/task/"+th.Name()+"/children", buf)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+			continue // the thread has exited: its children went to another
+		}
+		if err != nil {
+			return nil, err
+		}
+		for f := range strings.FieldsSeq(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("malformed children list %q", b)
+			}
+			children = append(children, pid)
+		}
+		buf = b[:cap(b)]
+	}
+	return children, nil
 }
 
 // belongs reports whether pid is one of the task's processes: under a child

@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 
 // taskd is one running taskd process.
 type taskd struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	base   string
 	token  string
@@ -117,7 +117,7 @@ func startTaskdAs(t *testing.T, asNobody bool) *taskd {
 	return startTaskdWith(t, &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}, nil)
 }
 
-func startTaskdWith(t *testing.T, attr *syscall.SysProcAttr, env []string, args ...string) *taskd {
+func startTaskdWith(t testing.TB, attr *syscall.SysProcAttr, env []string, args ...string) *taskd {
 	t.Helper()
 	if env == nil {
 		env = []string{"TASKD_TOKEN=test-token"}
@@ -265,7 +265,7 @@ func (d *taskd) await(guid, state string, within time.Duration) task {
 	return got
 }
 
-func decodeTask(t *testing.T, b []byte) task {
+func decodeTask(t testing.TB, b []byte) task {
 	t.Helper()
 	var got task
 	require.NoError(t, json.Unmarshal(b, &got), "%s", b)
@@ -280,7 +280,7 @@ func reason(tk task) string {
 }
 
 // readPID waits for a task to write its process group id to path.
-func readPID(t *testing.T, path string) int {
+func readPID(t testing.TB, path string) int {
 	t.Helper()
 	pid, err := strconv.Atoi(readLine(t, path))
 	require.NoError(t, err)
@@ -289,7 +289,7 @@ func readPID(t *testing.T, path string) int {
 
 // readLine waits for a task to write a whole line to path and returns it,
 // without its newline.
-func readLine(t *testing.T, path string) string {
+func readLine(t testing.TB, path string) string {
 	t.Helper()
 	var b []byte
 	require.Eventually(t, func() bool {
@@ -308,7 +308,7 @@ func requireGroupGone(t *testing.T, pgid int) {
 }
 
 // killGroupOnCleanup makes sure a failing test leaves no process behind.
-func killGroupOnCleanup(t *testing.T, pgid int) {
+func killGroupOnCleanup(t testing.TB, pgid int) {
 	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 }
 

@@ -17,9 +17,20 @@ import (
 // process (exec), so $$ in the command is the process group id.
 const gateScript = `read -r go <&3 || exit 125; exec 3<&-; exec /bin/sh -c "$1"`
 
+// reaping is held for reading around every reap of a child of taskd, and
+// for writing while taskd lists its children (ownChildren): the kernel
+// lists them a step at a time, and a child reaped between two steps can
+// make it skip the next one.
+var reaping sync.RWMutex
+
 // process is a started task command.
 type process struct {
-	guid   string
+	guid string
+	// shells, when set, returns the pids of every task's shell (the
+	// group leaders): once this task's group is gone, a child of taskd
+	// that is none of them may be a process the task left outside its
+	// group, and only then does finish look for those.
+	shells func() map[int]bool
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
@@ -124,7 +135,9 @@ func (p *process) reap() {
 	p.reaped = true
 	p.mu.Unlock()
 	if p.cmd.ProcessState == nil {
+		reaping.RLock()
 		_ = p.cmd.Wait()
+		reaping.RUnlock()
 	}
 }
 
@@ -173,7 +186,7 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 		p.reap()
 	}
 	reapGroup(pgid)
-	if n := stopDescendants(p.guid, p.strays); n > 0 {
+	if n := stopDescendants(p.guid, p.strays, p.shells); n > 0 {
 		log.Warn("task left processes outside its process group: killed them", "processes", n)
 	}
 	p.drainOutput(log)

@@ -66,7 +66,7 @@ func becomeSubreaper() error {
 func reapGroup(pgid int) {
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
-		pid, err := unix.Wait4(-pgid, nil, unix.WNOHANG, nil)
+		pid, err := wait4(-pgid)
 		switch {
 		case errors.Is(err, unix.EINTR), err == nil && pid > 0:
 		case err != nil:
@@ -82,7 +82,7 @@ func reapGroup(pgid int) {
 // Orphans come to taskd as their subreaper, so they are taskd's children.
 func awaitGroup(pgid int, deadline time.Time) bool {
 	for {
-		pid, err := unix.Wait4(-pgid, nil, unix.WNOHANG, nil)
+		pid, err := wait4(-pgid)
 		switch {
 		case errors.Is(err, unix.EINTR), err == nil && pid > 0:
 		case err != nil:
@@ -93,6 +93,14 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// wait4 reaps a child in pid (see unix.Wait4) without waiting, under
+// reaping's read lock.
+func wait4(pid int) (int, error) {
+	reaping.RLock()
+	defer reaping.RUnlock()
+	return unix.Wait4(pid, nil, unix.WNOHANG, nil)
 }
 
 // canRecover reports whether taskd can find a crashed predecessor's
@@ -111,11 +119,43 @@ type procStat struct {
 // parentheses and may itself hold spaces and parentheses, so the fields are
 // counted from the last ')'.
 func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	var buf [512]byte
+	b, err := readProc("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
 	if err != nil {
 		return procStat{}, err
 	}
 	return parseStat(string(b))
+}
+
+// readProc reads a whole /proc file into buf, which it grows if need be,
+// with one open, reads and a close: os.ReadFile also stats the file and
+// registers it with the poller, which costs more than the read itself
+// when taskd reads every process's stat.
+func readProc(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		if n == len(buf) {
+			buf = append(buf, make([]byte, len(buf)+512)...)
+		}
+		m, err := unix.Read(fd, buf[n:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		case m == 0:
+			return buf[:n], nil
+		default:
+			n += m
+		}
+	}
 }
 
 func parseStat(s string) (procStat, error) {

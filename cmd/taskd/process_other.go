@@ -49,11 +49,11 @@ func startTime(int) (uint64, error) {
 func killGroup(procRecord) int { return 0 }
 
 // signalDescendants needs /proc to find processes that left the group.
-func signalDescendants(string, syscall.Signal) map[int]uint64 { return nil }
+func signalDescendants(string, int, syscall.Signal) map[int]uint64 { return nil }
 
 // stopDescendants needs /proc and a subreaper; elsewhere processes that
 // left the group go to init.
-func stopDescendants(string, map[int]uint64) int { return 0 }
+func stopDescendants(string, map[int]uint64, func() map[int]bool) int { return 0 }
 
 // stopAllDescendants needs /proc and a subreaper.
 func stopAllDescendants(map[int]bool) int { return 0 }

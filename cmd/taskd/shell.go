@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"syscall"
@@ -33,13 +34,14 @@ type shell struct {
 	// (-log-lines-per-second); 0: no cap.
 	logLines int
 
-	mu    sync.Mutex
-	procs map[string]*process // by task guid, while the work runs
-	works sync.WaitGroup      // work calls that have not returned
+	mu     sync.Mutex
+	procs  map[string]*process // by task guid, while the work runs
+	shells map[int]bool        // pids of the tasks' shells (leaders)
+	works  sync.WaitGroup      // work calls that have not returned
 }
 
 func newShell(log *slog.Logger, grace time.Duration) *shell {
-	return &shell{path: "/bin/sh", grace: grace, log: log, procs: make(map[string]*process)}
+	return &shell{path: "/bin/sh", grace: grace, log: log, procs: make(map[string]*process), shells: make(map[int]bool)}
 }
 
 // errStopped is what work returns for a process it stopped: the runner
@@ -52,11 +54,12 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	s.works.Add(1)
 	defer s.works.Done()
 	log := s.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
-	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines), s.as)
+	p, err := s.start(t, log)
 	if err != nil {
 		log.Error("task could not be started", "error", err)
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 	}
+	defer s.dropShell(p.cmd.Process.Pid)
 	if s.state != nil {
 		// Before the gate opens: until then the group is one shell that
 		// Pdeathsig kills with taskd, afterwards only the record finds
@@ -93,7 +96,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", "grace", s.grace)
 		p.signal(syscall.SIGTERM)
-		p.strays = signalDescendants(t.GUID, syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, p.cmd.Process.Pid, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
@@ -144,6 +147,30 @@ func describe(ws syscall.WaitStatus) string {
 	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
 
+// start starts the task's shell, held at its gate, and counts it among the
+// shells (see leaders) before any listing of taskd's children can see it:
+// ownChildren holds reaping for writing.
+func (s *shell) start(t *tasklife.Task, log *slog.Logger) (*process, error) {
+	reaping.RLock()
+	defer reaping.RUnlock()
+	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines), s.as)
+	if err != nil {
+		return nil, err
+	}
+	p.shells = s.leaders
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shells[p.cmd.Process.Pid] = true
+	return p, nil
+}
+
+// dropShell forgets a shell its work has reaped, or will not wait for.
+func (s *shell) dropShell(pid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.shells, pid)
+}
+
 func (s *shell) track(guid string, p *process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,15 +210,12 @@ func (s *shell) wait(ctx context.Context) error {
 	}
 }
 
-// leaders returns the pids of the tasks' shells, which their work reaps.
+// leaders returns the pids of the tasks' shells, which their work reaps:
+// from the moment each is started until its work is through with it.
 func (s *shell) leaders() map[int]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pids := make(map[int]bool, len(s.procs))
-	for _, p := range s.procs {
-		pids[p.cmd.Process.Pid] = true
-	}
-	return pids
+	return maps.Clone(s.shells)
 }
 
 // killAll sends SIGKILL to every group still running: a shutdown that ran

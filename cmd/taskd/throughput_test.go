@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Throughput of taskd against the machine's own rate of starting a shell,
+// measured side by side in one run (issue 19):
+//
+//	go test -run '^$' -bench '^BenchmarkThroughput$' -benchtime 1000x ./cmd/taskd
+//
+// Each op is one task of `true`:
+//
+//   - floor: exec.Command("/bin/sh", "-c", "true").Run(), throughputSlots
+//     at a time, in this process: what any Go program pays to run a shell
+//     command and wait for it;
+//   - taskd: the binary TestMain built, started afresh with the in-memory
+//     store and -max-running throughputSlots, is sent b.N creates over HTTP
+//     by throughputClients clients; the clock stops once GET
+//     /v3/tasks?states=SUCCEEDED counts all b.N tasks. So it measures what
+//     a user gets, create to SUCCEEDED, the HTTP server, the store, the
+//     runner, the gate and the log included, in a process of its own as in
+//     production; an executor driven in-process would share this process's
+//     scheduler and garbage collector with the clients and hide the cost of
+//     the log.
+//
+// Both report tasks/s; taskd also reports x-floor, its tasks/s over the
+// floor's from the same run (when floor ran first, as -bench . runs them).
+// scripts/bench alternates the two, COUNT times, and shows the ratio of
+// their medians.
+func BenchmarkThroughput(b *testing.B) {
+	var floor float64
+	b.Run("floor", func(b *testing.B) {
+		floor = throughputFloor(b)
+	})
+	b.Run("taskd", func(b *testing.B) {
+		rate := throughputTaskd(b)
+		if floor > 0 {
+			b.ReportMetric(rate/floor, "x-floor")
+		}
+	})
+}
+
+// throughputSlots is how many tasks run at once (taskd's -max-running), and
+// throughputClients how many clients send creates.
+const (
+	throughputSlots   = 8
+	throughputClients = 16
+)
+
+// throughputFloor runs b.N shells, throughputSlots at a time, and reports
+// and returns the rate.
+func throughputFloor(b *testing.B) float64 {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, throughputSlots)
+	b.ResetTimer()
+	start := time.Now()
+	for range throughputSlots {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := exec.Command("/bin/sh", "-c", "true").Run(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return reportRate(b, elapsed)
+}
+
+// throughputTaskd starts taskd, has throughputClients clients create b.N
+// tasks of `true`, waits for all of them to succeed, and reports and
+// returns the rate.
+func throughputTaskd(b *testing.B) float64 {
+	b.StopTimer()
+	d := startBenchTaskd(b)
+	body := `{"command":"true"}`
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, throughputClients)
+	b.StartTimer()
+	start := time.Now()
+	for range throughputClients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				status, resp, err := d.send("POST", "/v3/apps/bench/tasks", body)
+				if err == nil && status != http.StatusAccepted {
+					err = fmt.Errorf("create: %d %s", status, resp)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	for {
+		ended, err := d.count("SUCCEEDED,FAILED")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ended == b.N {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // a poll: the clients wait for their tasks
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if failed, err := d.count("FAILED"); err != nil || failed > 0 {
+		b.Fatalf("%d tasks of `true` failed (%v)", failed, err)
+	}
+	return reportRate(b, elapsed)
+}
+
+func reportRate(b *testing.B, elapsed time.Duration) float64 {
+	rate := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(rate, "tasks/s")
+	return rate
+}
+
+// benchTaskd is a taskd started for a benchmark, and the client that
+// sends it requests: one connection per client kept alive, as a busy
+// client would (http.DefaultClient keeps two per host).
+type benchTaskd struct {
+	*taskd
+	client *http.Client
+}
+
+// startBenchTaskd starts taskd as the tests do, with -max-running
+// throughputSlots; it is killed when b ends.
+func startBenchTaskd(b *testing.B) *benchTaskd {
+	b.Helper()
+	d := startTaskdWith(b, nil, nil, "-max-running", fmt.Sprint(throughputSlots))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: throughputClients}}
+	b.Cleanup(client.CloseIdleConnections)
+	return &benchTaskd{taskd: d, client: client}
+}
+
+func (d *benchTaskd) send(method, path, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "bearer "+d.token)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// count returns how many tasks are in states (comma-separated), from one
+// list request.
+func (d *benchTaskd) count(states string) (int, error) {
+	status, body, err := d.send("GET", "/v3/tasks?per_page=1&states="+states, "")
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("list: %d %s", status, body)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var page struct {
+		Pagination struct {
+			TotalResults int `json:"total_results"`
+		} `json:"pagination"`
+	}
+	err = json.Unmarshal(body, &page)
+	return page.Pagination.TotalResults, err
+}
