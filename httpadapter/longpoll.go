@@ -162,11 +162,12 @@ func (h *Handler) longPoll(w http.ResponseWriter, r *http.Request, p Principal, 
 	got, err := h.svc.Wait(ctx, t.GUID, lp.until)
 	switch {
 	case err == nil:
-	case r.Context().Err() != nil:
-		return nil, false // nobody to answer
 	case errors.Is(err, context.DeadlineExceeded) && got != nil:
-		// Time is up: the task as it is, for the client to look at and
-		// ask again.
+		// Time is up (the wait's, or a deadline the host set on the
+		// request): the task as it is, for the client to look at and ask
+		// again.
+	case r.Context().Err() != nil:
+		return nil, false // the client went away: nobody to answer
 	default:
 		h.WriteError(w, r, err)
 		return nil, false
