@@ -2,7 +2,11 @@ package tasklife_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/pgstore/pgtest"
@@ -135,4 +140,43 @@ func measureWait(b *testing.B, waiter, writer *tasklife.Service) {
 	}
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+// The issue's test over HTTP: a long poll on one instance is answered when
+// a change is made through another.
+func TestLongPollWokenByAnotherInstancePG(t *testing.T) {
+	t.Parallel()
+	p := newPGPair(t)
+	ctx := context.Background()
+	srv := httptest.NewServer(httpadapter.New(p.svcA, httpadapter.InsecureAllowAll()))
+	t.Cleanup(srv.Close)
+	task, err := p.svcB.Create(ctx, tasklife.NewTask{AppGUID: uuid.NewString(), Command: "x"})
+	require.NoError(t, err)
+	type answer struct {
+		status  int
+		version string
+		body    string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := srv.Client().Get(srv.URL + "/v3/tasks/" + task.GUID + "?wait=30s&version_gt=" + strconv.FormatInt(task.Version, 10))
+		if err != nil {
+			done <- answer{body: err.Error()}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		done <- answer{res.StatusCode, res.Header.Get(httpadapter.VersionHeader), string(b)}
+	}()
+	require.Eventually(t, func() bool { return tasklife.WaitersOf(p.svcA, task.GUID) == 1 }, 10*time.Second, time.Millisecond)
+	canceled, err := p.svcB.Cancel(ctx, task.GUID)
+	require.NoError(t, err)
+	select {
+	case a := <-done:
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		require.Equal(t, strconv.FormatInt(canceled.Version, 10), a.version)
+		require.Contains(t, a.body, `"state":"CANCELING"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll was not answered")
+	}
 }
