@@ -53,7 +53,9 @@ func patchMap(m map[string]string, patch map[string]*string) (map[string]string,
 // written. A patch that changes nothing writes nothing.
 //
 // A metadata change is not a lifecycle transition: observers do not hear
-// of it, and pgstore publishes no notification for it. Runners and
+// of it, and pgstore publishes no notification for it (a Wait in this
+// Service is woken; one in another process sees the new version at its
+// next recheck). Runners and
 // executors react to state; labels are for people and selectors.
 func (s *Service) UpdateMetadata(ctx context.Context, guid string, patch MetadataPatch) (*Task, error) {
 	if guid == "" {
@@ -62,7 +64,11 @@ func (s *Service) UpdateMetadata(ctx context.Context, guid string, patch Metadat
 	if err := checkMetadata(patch.Labels, patch.Annotations); err != nil {
 		return nil, err
 	}
-	return s.store.UpdateMetadata(ctx, guid, MetadataPatch{
+	t, err := s.store.UpdateMetadata(ctx, guid, MetadataPatch{
 		Labels: maps.Clone(patch.Labels), Annotations: maps.Clone(patch.Annotations),
 	})
+	if err == nil {
+		s.waits.wake(guid) // a new version, for a Wait after a version
+	}
+	return t, err
 }

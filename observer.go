@@ -60,6 +60,7 @@ func (s *Service) Deliver(ctx context.Context, changes ...Change) {
 }
 
 func (s *Service) notify(ctx context.Context, c Change) {
+	s.waits.wake(c.Task.GUID)
 	obs := s.observers.Load()
 	if obs == nil {
 		return

@@ -23,6 +23,7 @@ type Service struct {
 	logger    *slog.Logger
 	mu        sync.Mutex // serialises Observe
 	observers atomic.Pointer[[]Observer]
+	waits     waiters // the Waits under way
 }
 
 // Option configures a Service.
@@ -37,6 +38,7 @@ func WithLogger(l *slog.Logger) Option {
 // New returns a Service over store.
 func New(store Store, opts ...Option) *Service {
 	s := &Service{store: store, logger: slog.Default()}
+	s.waits.recheck = DefaultWaitRecheck
 	for _, o := range opts {
 		o(s)
 	}

@@ -24,6 +24,7 @@ type Handler struct {
 	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
 	createTask            CreateFunc
 	mux                   *http.ServeMux
+	waits                 waitLimits // long polls and event streams
 
 	mu      sync.Mutex
 	methods []string // every method a registered pattern names, for Allow
@@ -73,13 +74,15 @@ func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
 	if auth == nil {
 		panic("httpadapter: New needs an Authorizer; BearerToken or, for demos, InsecureAllowAll")
 	}
-	h := &Handler{svc: svc, auth: auth, logger: slog.Default(), mux: http.NewServeMux()}
+	h := &Handler{svc: svc, auth: auth, logger: slog.Default(), mux: http.NewServeMux(), waits: defaultWaitLimits()}
 	for _, o := range opts {
 		o(h)
 	}
+	h.waits.slots = make(chan struct{}, h.waits.maxOpen)
 	h.handleFunc("POST /v3/tasks/{guid}/actions/cancel", h.cancel)
 	h.handleFunc("PUT /v3/tasks/{guid}/cancel", h.cancel)
 	h.handleFunc("GET /v3/tasks/{guid}", h.get)
+	h.handleFunc("GET /v3/tasks/{guid}/events", h.events)
 	h.handleFunc("PATCH /v3/tasks/{guid}", h.update)
 	h.handleFunc("GET /v3/tasks", h.list)
 	h.handleFunc("GET /v3/apps/{guid}/tasks", h.listForApp)

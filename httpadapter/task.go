@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/tasklife/tasklife"
 )
@@ -29,9 +30,16 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	h.WriteTask(w, r, http.StatusAccepted, t, true)
 }
 
+// get answers GET of one task; with ?wait= it is a long poll (see
+// longPoll).
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	p, ok := h.AuthenticateToRead(w, r)
 	if !ok {
+		return
+	}
+	lp, err := h.parseLongPoll(r)
+	if err != nil {
+		h.WriteError(w, r, err)
 		return
 	}
 	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
@@ -41,6 +49,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.authorize(w, r, p, PermReadTask, t) {
 		return
+	}
+	if lp != nil {
+		if t, ok = h.longPoll(w, r, p, t, lp); !ok {
+			return
+		}
+		w.Header().Set(VersionHeader, strconv.FormatInt(t.Version, 10))
 	}
 	h.writeReadable(w, r, p, http.StatusOK, t)
 }

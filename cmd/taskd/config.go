@@ -53,6 +53,8 @@ type config struct {
 	affinity       bool
 
 	runAs string // -run-as; "": taskd's user, or nobody for root
+	// metricsAddr is where Prometheus metrics are served; "": nowhere.
+	metricsAddr string
 
 	limits      // bounds on clients, tasks and the database (limits.go)
 	retention   // how long ended tasks are kept (retention.go)
@@ -78,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.maxRunTime, "max-run-time", 0, "how long a task's command may run before it is stopped as a cancel is and ends FAILED \""+tasklife.ReasonTimedOut+"\" (default: no limit)")
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "`host:port` to serve Prometheus metrics on, at /metrics, apart from the API (default: no metrics)")
 	c.limits.flags(fs)
 	c.retention.flags(fs)
 	c.secretFiles.flags(fs)

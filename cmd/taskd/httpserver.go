@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/tasklife/tasklife/httpadapter"
 )
 
 // maxHeaderBytes bounds a request's headers (net/http allows 1 MiB, far
@@ -44,9 +47,15 @@ func boundListener(ln net.Listener, n int) net.Listener {
 
 // withDeadline gives every request's context the database timeout: a store
 // that hangs makes the request fail with the context's error, which the
-// adapter answers 503 CF-ServiceUnavailable.
+// adapter answers 503 CF-ServiceUnavailable. A request that waits for a
+// change (a long poll, an event stream) gets the adapter's maximum wait
+// on top; it extends its own write deadline.
 func withDeadline(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := d
+		if r.Method == http.MethodGet && (r.URL.Query().Has("wait") || strings.HasSuffix(r.URL.Path, "/events")) {
+			d += httpadapter.DefaultMaxWait
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))

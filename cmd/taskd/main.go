@@ -129,7 +129,14 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		store = pg
 		storeText = fmt.Sprintf("PostgreSQL store at %s, instance %q: tasks survive a restart", where, cfg.instance)
 	}
-	svc := tasklife.New(store, tasklife.WithLogger(log))
+	var m *metrics
+	if cfg.metricsAddr != "" {
+		m = newMetrics()
+		store = countingStore{Store: store, m: m}
+	}
+	// A Wait rechecks as often as the listener reconciles: what a lost
+	// notification costs.
+	svc := tasklife.New(store, tasklife.WithLogger(log), tasklife.WithWaitRecheck(cfg.reconcile))
 	exec := newExecutor(svc, log, cfg.grace, cfg.maxRunning)
 	exec.shell.state, exec.shell.as = state, as
 	log.Info("tasks run as " + as.String())
@@ -153,12 +160,22 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		exec.start()
 		// Listening after the recovery: the listener's first pass over the
 		// CANCELING tasks catches a cancel made meanwhile.
-		stopListening = listenForChanges(pg, exec, cfg.reconcile, log)
+		stopListening = listenForChanges(pg, svc, exec, cfg.reconcile, log)
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
 	defer cfg.retention.start(svc, log)()
-	srv := newServer(newHandler(svc, exec, cfg.token, linkBase, log), cfg.limits, log)
+	handler := newHandler(svc, exec, cfg.token, linkBase, log)
+	if m != nil {
+		m.attach(svc, cfg.dbTimeout)
+		handler = m.countRequests(handler)
+		stopMetrics, err := serveMetrics(cfg.metricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	srv := newServer(handler, cfg.limits, log)
 	printBanner(stdout, base, cfg, storeText)
 
 	served := make(chan error, 1)

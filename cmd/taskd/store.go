@@ -182,14 +182,14 @@ func listUnfinished(ctx context.Context, svc *tasklife.Service) ([]*tasklife.Tas
 	return mine, nil
 }
 
-// listenForChanges tells the executor about every change committed on the
+// listenForChanges tells the executor, and the Service's waiters, about every change committed on the
 // database, by any instance, until the returned stop is called: pgstore's
 // listener delivers each committed transition (a cancel, a task another
 // instance's sweep ended) and, every interval, the tasks in CANCELING, in
 // case a notification was lost. The runner ignores tasks it does not hold,
 // and repeats. stop waits for the listener to let go of its connection;
 // calling it again does nothing.
-func listenForChanges(store *pgstore.Store, e *executor, interval time.Duration, log *slog.Logger) (stop func()) {
+func listenForChanges(store *pgstore.Store, svc *tasklife.Service, e *executor, interval time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -197,6 +197,7 @@ func listenForChanges(store *pgstore.Store, e *executor, interval time.Duration,
 		_ = store.Listen(ctx, pgstore.ListenOptions{
 			Handle: func(_ context.Context, n pgstore.Notification) {
 				e.Notify(n.GUID, n.To)
+				svc.Notify(n.GUID) // wakes long polls and event streams here
 			},
 			ReconcileInterval: interval,
 			OnError: func(_ context.Context, err error) {
