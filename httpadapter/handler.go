@@ -24,6 +24,7 @@ type Handler struct {
 	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
 	createTask            CreateFunc
 	mux                   *http.ServeMux
+	inflight              inflight // idempotency keys being served; see idempotency.go
 
 	mu      sync.Mutex
 	methods []string // every method a registered pattern names, for Allow
