@@ -57,12 +57,13 @@ func (k *IdempotencyKey) check() error {
 	if k.Key == "" || len(k.Key) > MaxIdempotencyKeyBytes {
 		return &InputError{Field: "idempotency_key", Reason: fmt.Sprintf("must be 1 to %d bytes", MaxIdempotencyKeyBytes)}
 	}
-	for field, v := range map[string]string{"idempotency_key": k.Key, "idempotency_caller": k.Caller, "idempotency_fingerprint": k.Fingerprint} {
-		if err := checkText(field, v); err != nil {
-			return err
-		}
+	if err := checkText("idempotency_key", k.Key); err != nil {
+		return err
 	}
-	return nil
+	if err := checkText("idempotency_caller", k.Caller); err != nil {
+		return err
+	}
+	return checkText("idempotency_fingerprint", k.Fingerprint)
 }
 
 // WithIdempotencyTTL sets how long idempotency keys are kept; the default
