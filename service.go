@@ -23,7 +23,8 @@ type Service struct {
 	logger    *slog.Logger
 	mu        sync.Mutex // serialises Observe
 	observers atomic.Pointer[[]Observer]
-	waits     waiters // the Waits under way
+	waits     waiters       // the Waits under way
+	keyTTL    time.Duration // see idempotency.go
 }
 
 // Option configures a Service.
@@ -37,7 +38,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // New returns a Service over store.
 func New(store Store, opts ...Option) *Service {
-	s := &Service{store: store, logger: slog.Default()}
+	s := &Service{store: store, logger: slog.Default(), keyTTL: DefaultIdempotencyTTL}
 	s.waits.recheck = DefaultWaitRecheck
 	for _, o := range opts {
 		o(s)
@@ -81,6 +82,11 @@ func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 	if err := checkMetadata(pointers(nt.Labels), pointers(nt.Annotations)); err != nil {
 		return nil, err
 	}
+	if nt.IdempotencyKey != nil {
+		if err := nt.IdempotencyKey.check(); err != nil {
+			return nil, err
+		}
+	}
 	var audit *AuditEvent
 	if nt.Actor != nil {
 		if err := checkActor(*nt.Actor, ""); err != nil {
@@ -107,7 +113,19 @@ func (s *Service) Create(ctx context.Context, nt NewTask) (*Task, error) {
 		d := *nt.DiskInMB
 		t.DiskInMB = &d
 	}
-	created, err := s.store.Create(ctx, t, audit)
+	var (
+		created *Task
+		err     error
+	)
+	if nt.IdempotencyKey != nil {
+		var replayed bool
+		created, replayed, err = s.createKeyed(ctx, t, audit, nt.IdempotencyKey)
+		if replayed {
+			return created, err // announced when it was created
+		}
+	} else {
+		created, err = s.store.Create(ctx, t, audit)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -239,11 +257,17 @@ func actorOf(audit *AuditEvent) *Actor {
 
 // stepAudited is step that records audit with the change, when it is set.
 func (s *Service) stepAudited(ctx context.Context, guid string, ev Event, reason, owner string, audit *AuditEvent) (*Task, error) {
+	return s.stepKeyed(ctx, guid, ev, reason, owner, audit, nil)
+}
+
+// stepKeyed is stepAudited that records key with the result, when it is
+// set (see Service.CancelKeyed).
+func (s *Service) stepKeyed(ctx context.Context, guid string, ev Event, reason, owner string, audit *AuditEvent, key *IdempotencyKey) (*Task, error) {
 	if guid == "" {
 		return nil, fmt.Errorf("%w: empty guid", ErrNotFound)
 	}
 	rule, _ := ruleFor(ev)
-	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason, Owner: owner, Audit: audit}
+	req := TransitionRequest{GUID: guid, Event: ev, From: rule.from, To: rule.to, FailureReason: reason, Owner: owner, Audit: audit, Idempotency: key}
 	changed := func(c Change) Change {
 		c.Actor = actorOf(audit)
 		if audit != nil {

@@ -113,6 +113,25 @@ type Store interface {
 	// one bounded step: it must not hold other writers for longer than its
 	// limit of deletions takes.
 	DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// CreateWithKey is Create that also records key with the created task
+	// (an IdempotencyRecord whose Task is the task as returned, CreatedAt
+	// the store's now) in the same atomic operation. If a record for
+	// key.Caller and key.Key exists, whatever its age, it creates nothing
+	// and returns an error matching ErrIdempotencyKeyExists; of concurrent
+	// calls with one key, at most one succeeds.
+	CreateWithKey(ctx context.Context, t *Task, audit *AuditEvent, key *IdempotencyKey) (*Task, error)
+
+	// IdempotencyRecord returns the record of the caller's key, or an error
+	// matching ErrNotFound if there is none or it was recorded before
+	// notBefore. An expired record it finds, it deletes, so that the key
+	// can be recorded again.
+	IdempotencyRecord(ctx context.Context, caller, key string, notBefore time.Time) (*IdempotencyRecord, error)
+
+	// DeleteIdempotencyKeys deletes up to limit records made before
+	// before, oldest first, and returns how many it deleted: one bounded
+	// step, as DeleteEnded is.
+	DeleteIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // TransitionRequest is one guarded step for Store.Transition.
@@ -134,6 +153,14 @@ type TransitionRequest struct {
 	// UUID v4) in the same atomic operation as the step, and only if the
 	// step is applied.
 	Audit *AuditEvent
+	// Idempotency, when set, is recorded in the same atomic operation as
+	// the step, with the task as written, if the step is applied; and also
+	// if the guard refused it because the task is already in To (with
+	// Owner, if set, its owner): the idempotent no-op, whose answer is the
+	// task as it is. If a record for its Caller and Key exists, whatever
+	// its age, the store changes and records nothing and returns an error
+	// matching ErrIdempotencyKeyExists.
+	Idempotency *IdempotencyKey
 }
 
 // TransitionResult is what Store.Transition reports.

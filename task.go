@@ -74,6 +74,11 @@ type NewTask struct {
 	// Actor, when set, is who asks: the store records an AuditTaskCreate
 	// event with the task, and observers see the actor in the Change.
 	Actor *Actor
+	// IdempotencyKey, when set, makes the create idempotent: the store
+	// records the key with the new task in the same operation, and a
+	// repeat with the key answers with that task, as it was created,
+	// instead of creating another (see Service.CancelKeyed for the rules).
+	IdempotencyKey *IdempotencyKey
 }
 
 // Failure reasons Cloud Foundry uses, for hosts that want them. Diego's

@@ -20,7 +20,10 @@ import (
 //
 // and creates the task, usually with Service.Create(ctx, nt), returning
 // it or an error (an *Error is rendered as given). The route answers 202
-// with the task, its command included.
+// with the task, its command included. nt.IdempotencyKey is set when the
+// request has an Idempotency-Key: it must reach Service.Create as it is,
+// which answers a repeat with the task the first request created, as it
+// was then, and creates nothing.
 type CreateFunc func(ctx context.Context, p Principal, nt tasklife.NewTask) (*tasklife.Task, error)
 
 // WithCreate serves POST /v3/apps/{guid}/tasks with create as the host's
@@ -37,14 +40,33 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	rawKey, err := parseKey(r)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
 	nt, err := readCreateBody(w, r)
 	if err != nil {
 		h.WriteError(w, r, err)
 		return
 	}
 	nt.AppGUID = r.PathValue("guid")
+	// The fingerprint is of the request as the client sent it, before the
+	// host's defaults.
+	if nt.IdempotencyKey, err = h.idempotencyKey(rawKey, p, "create", nt); err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
 	actor := h.actor(p)
 	nt.Actor = &actor
+	if nt.IdempotencyKey != nil {
+		end, ok := h.inflight.begin(nt.IdempotencyKey)
+		if !ok {
+			h.WriteError(w, r, errKeyInFlight)
+			return
+		}
+		defer end()
+	}
 	t, err := h.createTask(r.Context(), p, nt)
 	if err != nil {
 		h.WriteError(w, r, err)

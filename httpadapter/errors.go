@@ -81,6 +81,7 @@ var (
 //   - ErrNoCredentials: 401 CF-NotAuthenticated 10002;
 //   - ErrBadCredentials: 401 CF-InvalidAuthToken 1000;
 //   - tasklife.ErrNotFound: 404 CF-ResourceNotFound 10010 "Task not found";
+//   - tasklife.ErrIdempotencyKeyReused: 422 CF-UnprocessableEntity 10008;
 //   - tasklife.ErrInvalidTransition: 422 CF-UnprocessableEntity 10008 with
 //     the transition error's message, e.g. "Task state is FAILED and
 //     therefore cannot be canceled";
@@ -114,6 +115,8 @@ func toError(err error) *Error {
 		return errInvalidAuthToken
 	case errors.Is(err, tasklife.ErrNotFound):
 		return errTaskNotFound
+	case errors.Is(err, tasklife.ErrIdempotencyKeyReused):
+		return errKeyReused
 	case errors.As(err, &te):
 		return UnprocessableEntity(te.Error())
 	case errors.Is(err, tasklife.ErrInvalidTransition):

@@ -25,6 +25,7 @@ type Handler struct {
 	createTask            CreateFunc
 	mux                   *http.ServeMux
 	waits                 waitLimits // long polls and event streams
+	inflight              inflight   // idempotency keys being served; see idempotency.go
 
 	mu      sync.Mutex
 	methods []string // every method a registered pattern names, for Allow

@@ -13,6 +13,11 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	rawKey, err := parseKey(r)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
 	ctx, guid := r.Context(), r.PathValue("guid")
 	t, err := h.svc.Get(ctx, guid)
 	if err != nil {
@@ -22,7 +27,23 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermCancelTask, t) {
 		return
 	}
-	t, err = h.svc.CancelBy(ctx, guid, h.actor(p), "")
+	// Both routes are one action: one fingerprint.
+	key, err := h.idempotencyKey(rawKey, p, "cancel", guid)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	if key == nil {
+		t, err = h.svc.CancelBy(ctx, guid, h.actor(p), "")
+	} else {
+		end, ok := h.inflight.begin(key)
+		if !ok {
+			h.WriteError(w, r, errKeyInFlight)
+			return
+		}
+		t, err = h.svc.CancelKeyed(ctx, guid, h.actor(p), "", *key)
+		end()
+	}
 	if err != nil {
 		h.WriteError(w, r, err)
 		return

@@ -46,6 +46,11 @@ type Store struct {
 	pending pendingQueue // PENDING records, oldest first
 	actMu   sync.Mutex
 	active  map[*record]string // RUNNING and CANCELING records, to their owner
+	// Idempotency keys; see idempotency.go.
+	keyMu   sync.Mutex
+	keys    map[string]*keyRecord
+	keyQ    []*keyRecord // in the order recorded, from keyHead on
+	keyHead int
 	// The ended records, for retention.go.
 	endMu  sync.Mutex
 	endedQ endedQueue
@@ -103,6 +108,11 @@ func (s *Store) later(prev int64) int64 { return s.timestamp(prev + 1) }
 
 // Create implements tasklife.Store.
 func (s *Store) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
+	return s.create(ctx, t, audit, nil)
+}
+
+// create is Create that records key, when it is set, under the same locks.
+func (s *Store) create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent, key *tasklife.IdempotencyKey) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -112,6 +122,13 @@ func (s *Store) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.Au
 	as := &s.apps[s.shardIndex(t.AppGUID)]
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	if key != nil {
+		s.keyMu.Lock()
+		defer s.keyMu.Unlock()
+		if !s.keyFree(key) {
+			return nil, tasklife.ErrIdempotencyKeyExists
+		}
+	}
 	seq := as.seq[t.AppGUID] + 1
 	as.seq[t.AppGUID] = seq
 
@@ -129,6 +146,9 @@ func (s *Store) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.Au
 		s.queue(r)
 		out := r.task()
 		s.record(audit, out)
+		if key != nil {
+			s.recordKey(key, out)
+		}
 		sh.mu.Unlock()
 		return out, nil
 	}
@@ -163,12 +183,29 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 		return tasklife.TransitionResult{}, tasklife.ErrNotFound
 	}
 	from := r.currentState()
-	if !slices.Contains(req.From, from) || (req.Owner != "" && r.owner != req.Owner) {
+	fenced := req.Owner != "" && r.owner != req.Owner
+	applies := !fenced && slices.Contains(req.From, from)
+	if k := req.Idempotency; k != nil && (applies || (!fenced && from == req.To)) {
+		s.keyMu.Lock()
+		defer s.keyMu.Unlock()
+		if !s.keyFree(k) {
+			return tasklife.TransitionResult{}, tasklife.ErrIdempotencyKeyExists
+		}
+		if !applies { // the no-op: its answer is the task as it is
+			out := r.task()
+			s.recordKey(k, out)
+			return tasklife.TransitionResult{Task: out}, nil
+		}
+	}
+	if !applies {
 		return tasklife.TransitionResult{Task: r.task()}, nil
 	}
 	s.move(r, req.To, req.FailureReason)
 	out := r.task()
 	s.record(req.Audit, out)
+	if req.Idempotency != nil {
+		s.recordKey(req.Idempotency, out)
+	}
 	return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
 }
 

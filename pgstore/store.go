@@ -86,12 +86,13 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 // statements holds the store's SQL with the schema filled in.
 type statements struct {
 	create, get, transition, canceling string
-	createAudited, transitionAudited   string // see audit.go
-	updateMetadata                     string // see metadata.go
-	auditEvents                        string // the qualified table name
-	claim, claimGUIDs, renew, expire   string // see lease.go
-	deleteEnded                        string // see retention.go
-	tasks                              string // the qualified table name, for List
+	createAudited, transitionAudited   string        // see audit.go
+	updateMetadata                     string        // see metadata.go
+	auditEvents                        string        // the qualified table name
+	claim, claimGUIDs, renew, expire   string        // see lease.go
+	deleteEnded                        string        // see retention.go
+	keys                               keyStatements // see idempotency.go
+	tasks                              string        // the qualified table name, for List
 	schema                             string
 }
 
@@ -170,6 +171,7 @@ SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT E
 	}
 	st.addLeaseStatements(channel)
 	st.addAuditStatements(schema)
+	st.addKeyStatements(schema)
 	st.updateMetadata = metadataStatement(tasks)
 	return st
 }
@@ -214,6 +216,11 @@ FROM stamp`
 
 // Create implements tasklife.Store.
 func (o *ops) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
+	return o.create(ctx, t, audit, nil)
+}
+
+// create is Create that records key, when it is set, in the same statement.
+func (o *ops) create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent, key *tasklife.IdempotencyKey) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -228,10 +235,18 @@ func (o *ops) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.Audi
 	stmt, args := o.sql.create, []any{t.AppGUID, t.Name, t.Command, t.User,
 		t.MemoryInMB, t.DiskInMB, t.LogRateLimitInBytesPerSecond, t.DropletGUID,
 		labels, annotations}
-	if audit != nil {
+	switch {
+	case audit != nil && key != nil:
+		stmt, args = o.sql.keys.createAudited, append(append(args, auditArgs(audit)...), keyArgs(key)...)
+	case audit != nil:
 		stmt, args = o.sql.createAudited, append(args, auditArgs(audit)...)
+	case key != nil:
+		stmt, args = o.sql.keys.create, append(args, keyArgs(key)...)
 	}
 	out, err := scanTask(o.db.QueryRow(ctx, stmt, args...))
+	if keyTaken(err) {
+		return nil, fmt.Errorf("pgstore: create: %w", tasklife.ErrIdempotencyKeyExists)
+	}
 	if err != nil {
 		return nil, classify(ctx, "create", err)
 	}
@@ -274,7 +289,17 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 	if req.Audit != nil {
 		stmt, args = o.sql.transitionAudited, append(args, auditArgs(req.Audit)...)
 	}
+	if req.Idempotency != nil {
+		stmt = o.sql.keys.transition
+		if req.Audit != nil {
+			stmt = o.sql.keys.transitionAudited
+		}
+		args = append(args, keyArgs(req.Idempotency)...)
+	}
 	t, err := scanTask(o.db.QueryRow(ctx, stmt, args...), &applied, &prev)
+	if keyTaken(err) {
+		return tasklife.TransitionResult{}, fmt.Errorf("pgstore: %s: %w", req.Event, tasklife.ErrIdempotencyKeyExists)
+	}
 	// QueryRow reports ErrNoRows only when the statement itself succeeded:
 	// a lost connection is never mistaken for a missing task.
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -23,6 +23,8 @@ type naiveStore struct {
 	canceling map[string]time.Time
 	fault     string
 	audit     []*tasklife.AuditEvent
+	keys      map[string]*naiveKey // see naive_keys_test.go
+	keySeq    int
 }
 
 const (
@@ -37,10 +39,18 @@ func newNaiveStore(fault string) *naiveStore {
 }
 
 func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent) (*tasklife.Task, error) {
+	return s.create(ctx, t, audit, nil)
+}
+
+func (s *naiveStore) create(ctx context.Context, t *tasklife.Task, audit *tasklife.AuditEvent, key *tasklife.IdempotencyKey) (*tasklife.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
+	if key != nil && s.keyTaken(key) {
+		s.mu.Unlock()
+		return nil, tasklife.ErrIdempotencyKeyExists
+	}
 	next := s.seq[t.AppGUID] + 1
 	if s.fault == faultDuplicateSeq {
 		// Read, let others run, then write: two creates can read the same value.
@@ -61,6 +71,7 @@ func (s *naiveStore) Create(ctx context.Context, t *tasklife.Task, audit *taskli
 	s.tasks[c.GUID] = c
 	s.order[c.GUID] = len(s.order)
 	s.record(audit, c)
+	s.recordKey(key, c)
 	return c.Clone(), nil
 }
 
@@ -91,7 +102,17 @@ func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequ
 	if s.fault == faultFailedToCancel && req.Event == tasklife.EventCancel {
 		from = append(slices.Clone(from), tasklife.StateFailed)
 	}
-	if !slices.Contains(from, t.State) || (req.Owner != "" && t.Owner != req.Owner) {
+	fenced := req.Owner != "" && t.Owner != req.Owner
+	if req.Idempotency != nil && !fenced && (slices.Contains(from, t.State) || t.State == req.To) {
+		if s.keyTaken(req.Idempotency) {
+			return tasklife.TransitionResult{}, tasklife.ErrIdempotencyKeyExists
+		}
+		if !slices.Contains(from, t.State) { // the no-op answers with the task as it is
+			s.recordKey(req.Idempotency, t)
+			return tasklife.TransitionResult{Task: t.Clone()}, nil
+		}
+	}
+	if !slices.Contains(from, t.State) || fenced {
 		if s.fault == faultNoOpBumpsUpdated {
 			t.UpdatedAt = time.Now().UTC().Add(time.Millisecond)
 		}
@@ -100,6 +121,7 @@ func (s *naiveStore) Transition(ctx context.Context, req tasklife.TransitionRequ
 	prev := t.State
 	s.write(t, req.To, req.FailureReason)
 	s.record(req.Audit, t)
+	s.recordKey(req.Idempotency, t)
 	return tasklife.TransitionResult{Task: t.Clone(), From: prev, Applied: true}, nil
 }
 

@@ -69,6 +69,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListTimeFilters", testListTimeFilters},
 		{"DeleteEnded", testDeleteEnded},
 		{"DeleteEndedPatched", testDeleteEndedPatched},
+		{"KeyedCreate", testKeyedCreate},
+		{"KeyedTransition", testKeyedTransition},
+		{"KeyedCancelReplay", testKeyedCancelReplay},
+		{"KeyExpiry", testKeyExpiry},
+		{"ConcurrentKeys", testConcurrentKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

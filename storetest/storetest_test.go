@@ -47,6 +47,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{faultFailedToCancel, []string{"TransitionTable/cancel_on_FAILED", "StateMachine"}},
 		{faultNoOpBumpsUpdated, []string{"TransitionTable/start_on_RUNNING", "StateMachine"}},
 		{faultDuplicateSeq, []string{"ConcurrentCreateSequenceIDs"}},
+		{faultKeyCheckThenAct, []string{"ConcurrentKeys"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault, func(t *testing.T) {

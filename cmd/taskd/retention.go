@@ -29,16 +29,18 @@ func (r *retention) check() error {
 
 // every is how often the deletion runs: a tenth of the retention, so that
 // a task outlives it by at most 10%, and at most hourly.
-func (r *retention) every() time.Duration { return min(r.keep/10, time.Hour) }
-
-// start deletes ended tasks older than the retention now and then every
-// interval, until the returned stop is called; it does nothing with a
-// retention of 0. On PostgreSQL every instance runs it: a batch skips the
-// rows another is deleting.
-func (r *retention) start(svc *tasklife.Service, log *slog.Logger) (stop func()) {
+func (r *retention) every() time.Duration {
 	if r.keep == 0 {
-		return func() {}
+		return time.Hour // expired idempotency keys only
 	}
+	return min(r.keep/10, time.Hour)
+}
+
+// start deletes ended tasks older than the retention (none with a
+// retention of 0) and expired idempotency keys now and then every
+// interval, until the returned stop is called. On PostgreSQL every
+// instance runs it: a batch skips the rows another is deleting.
+func (r *retention) start(svc *tasklife.Service, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -46,12 +48,21 @@ func (r *retention) start(svc *tasklife.Service, log *slog.Logger) (stop func())
 		tick := time.NewTicker(max(r.every(), time.Millisecond))
 		defer tick.Stop()
 		for {
-			n, err := svc.DeleteEnded(ctx, time.Now().Add(-r.keep))
-			switch {
+			if r.keep > 0 {
+				n, err := svc.DeleteEnded(ctx, time.Now().Add(-r.keep))
+				switch {
+				case err != nil && ctx.Err() == nil:
+					log.Warn("deleting ended tasks failed; retrying later", "error", err)
+				case n > 0:
+					log.Info("deleted ended tasks", "tasks", n, "older than", r.keep)
+				}
+			}
+			// Expired keys are ignored already; this bounds the table.
+			switch n, err := svc.DeleteExpiredKeys(ctx, time.Now()); {
 			case err != nil && ctx.Err() == nil:
-				log.Warn("deleting ended tasks failed; retrying later", "error", err)
+				log.Warn("deleting expired idempotency keys failed; retrying later", "error", err)
 			case n > 0:
-				log.Info("deleted ended tasks", "tasks", n, "older than", r.keep)
+				log.Info("deleted expired idempotency keys", "keys", n)
 			}
 			select {
 			case <-ctx.Done():
