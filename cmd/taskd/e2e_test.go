@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -243,4 +245,34 @@ func TestRefusesBeyondLoopbackWithoutToken(t *testing.T) {
 	require.ErrorAs(t, err, &exit, "%s", out)
 	require.Equal(t, 1, exit.ExitCode())
 	require.Contains(t, string(out), "set TASKD_TOKEN")
+}
+
+// A create retried with its Idempotency-Key, after the task has run, gets
+// the first answer byte for byte, and runs nothing twice.
+func TestCreateRetriedWithItsKeyRunsOnce(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	marker := filepath.Join(t.TempDir(), "runs")
+	body := fmt.Sprintf(`{"command":"echo run >> %s"}`, marker)
+	post := func() (int, []byte) {
+		req, err := http.NewRequest("POST", d.base+"/v3/apps/demo/tasks", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "bearer "+d.token)
+		req.Header.Set("Idempotency-Key", `"create-1"`)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, b
+	}
+	status, first := post()
+	require.Equal(t, http.StatusAccepted, status, "%s", first)
+	d.await(decodeTask(t, first).GUID, "SUCCEEDED", 10*time.Second)
+	status, again := post()
+	require.Equal(t, http.StatusAccepted, status, "%s", again)
+	require.Equal(t, string(first), string(again), "the retry is answered with the first response")
+	runs, err := os.ReadFile(marker)
+	require.NoError(t, err)
+	require.Equal(t, "run\n", string(runs), "the command ran once")
 }
