@@ -55,3 +55,21 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p Principal,
 	}
 	return ok
 }
+
+// load reads the task the route names and checks perms on it, in order, as
+// Cloud Controller does: 404 for a task that is missing or that p may not
+// read, 403 for a later permission. It reports false once it has written
+// the error.
+func (h *Handler) load(w http.ResponseWriter, r *http.Request, p Principal, perms ...Permission) (*tasklife.Task, bool) {
+	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		h.WriteError(w, r, err)
+		return nil, false
+	}
+	for _, perm := range perms {
+		if !h.authorize(w, r, p, perm, t) {
+			return nil, false
+		}
+	}
+	return t, true
+}

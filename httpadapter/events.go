@@ -46,12 +46,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		}
 		last = v
 	}
-	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.authorize(w, r, p, PermReadTask, t) || !h.acquire(w, r) {
+	t, ok := h.load(w, r, p, PermReadTask)
+	if !ok || !h.acquire(w, r) {
 		return
 	}
 	defer h.release()

@@ -108,16 +108,11 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	ctx, guid := r.Context(), r.PathValue("guid")
-	t, err := h.svc.Get(ctx, guid)
+	if _, ok := h.load(w, r, p, PermReadTask, PermUpdateTask); !ok {
+		return
+	}
+	t, err := h.svc.UpdateMetadata(r.Context(), r.PathValue("guid"), patch)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermUpdateTask, t) {
-		return
-	}
-	if t, err = h.svc.UpdateMetadata(ctx, guid, patch); err != nil {
 		h.WriteError(w, r, err)
 		return
 	}

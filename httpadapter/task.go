@@ -19,12 +19,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, guid := r.Context(), r.PathValue("guid")
-	t, err := h.svc.Get(ctx, guid)
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.authorize(w, r, p, PermReadTask, t) || !h.authorize(w, r, p, PermCancelTask, t) {
+	if _, ok := h.load(w, r, p, PermReadTask, PermCancelTask); !ok {
 		return
 	}
 	// Both routes are one action: one fingerprint.
@@ -33,6 +28,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
+	var t *tasklife.Task
 	if key == nil {
 		t, err = h.svc.CancelBy(ctx, guid, h.actor(p), "")
 	} else {
@@ -63,12 +59,8 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.WriteError(w, r, err)
 		return
 	}
-	t, err := h.svc.Get(r.Context(), r.PathValue("guid"))
-	if err != nil {
-		h.WriteError(w, r, err)
-		return
-	}
-	if !h.authorize(w, r, p, PermReadTask, t) {
+	t, ok := h.load(w, r, p, PermReadTask)
+	if !ok {
 		return
 	}
 	if lp != nil {
