@@ -151,3 +151,59 @@ func TestTwoRenewalsDoNotAdoptATaskTwice(t *testing.T) {
 	stop()
 	require.EqualValues(t, 1, runs.Load(), "the work ran more than once")
 }
+
+// logged keeps the messages of the records a logger handles.
+type logged struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logged) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logged) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logged) WithGroup(string) slog.Handler            { return l }
+func (l *logged) Handle(_ context.Context, rec slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, rec.Message)
+	return nil
+}
+
+// Work that outlived its grace has its task recorded canceled by the
+// runner itself: a renewal that no longer finds the lease does not take
+// that for a loss (and so warn, and stop the work again, every Lease/3
+// for as long as the work goes on).
+func TestARenewalDoesNotTakeOverdueWorkForLost(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	svc := tasklife.New(mem)
+	release, started := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	logs := &logged{}
+	r := New(svc, func(context.Context, *tasklife.Task) error {
+		close(started)
+		<-release // it ignores its cancel
+		return nil
+	}, Config{Grace: 10 * time.Millisecond, Lease: time.Hour, PollInterval: time.Hour, StopTimeout: 10 * time.Millisecond, Logger: slog.New(logs)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+	require.NoError(t, err)
+	<-started
+	_, err = svc.Cancel(context.Background(), task.GUID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := mem.Get(context.Background(), task.GUID)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		run := r.runs[task.GUID]
+		return err == nil && got.State == tasklife.StateFailed && run != nil && run.overdue
+	}, 20*time.Second, time.Millisecond)
+	require.NoError(t, r.renew())
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, m := range logs.msgs {
+		require.NotContains(t, m, "taken from this runner")
+	}
+}

@@ -72,7 +72,9 @@ func (r *Runner) renew() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, run := range runs {
-		if !isHeld[run.task.GUID] && r.runs[run.task.GUID] == run && !run.returned && !run.finished.Load() {
+		// Work that outlived its grace is no loss: the runner recorded
+		// its task itself.
+		if !isHeld[run.task.GUID] && r.runs[run.task.GUID] == run && !run.returned && !run.finished.Load() && !run.overdue {
 			r.log.Warn("task was taken from this runner (its lease ran out); stopping its work",
 				"task_guid", run.task.GUID, "task_name", logname.Short(run.task.Name))
 			r.changedRunLocked(run, tasklife.StateFailed)
