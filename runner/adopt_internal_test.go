@@ -61,11 +61,26 @@ func adoptSetup(t *testing.T, work Work) (*Runner, *lostClaims, *tasklife.Task, 
 	t.Cleanup(stop)
 	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
 	require.NoError(t, err)
+	// Claimed, and the claim that lost its answer tried again (and found
+	// nothing): no claim is under way, so a renewal adopts the task.
 	require.Eventually(t, func() bool {
 		got, err := mem.Get(context.Background(), task.GUID)
-		return err == nil && got.State == tasklife.StateRunning && got.Owner == r.Owner()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return err == nil && got.State == tasklife.StateRunning && got.Owner == r.Owner() &&
+			r.claiming == 0 && r.claimRetry == nil && r.claimFails == 0
 	}, 20*time.Second, time.Millisecond)
 	return r, s, task, stop
+}
+
+// waitActive waits until the runner counts n goroutines of its own.
+func waitActive(t *testing.T, r *Runner, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.active == n
+	}, 20*time.Second, time.Millisecond)
 }
 
 // A task ended elsewhere while an adoption read it, a change the runner
@@ -95,9 +110,13 @@ func TestAnAdoptionDoesNotStartATaskEndedWhileItRead(t *testing.T) {
 		})
 	}
 	s.mu.Unlock()
+	r.mu.Lock()
+	base := r.active
+	r.mu.Unlock()
 	require.NoError(t, r.renew())
 	<-hooked
-	stop() // Run waits for the adoption and any work it started
+	waitActive(t, r, base) // the adoption, and any work it started, are over
+	stop()
 	require.Zero(t, runs.Load(), "the work of an ended task was started")
 	got, err := s.Store.Get(context.Background(), task.GUID)
 	require.NoError(t, err)
@@ -142,6 +161,7 @@ func TestTwoRenewalsDoNotAdoptATaskTwice(t *testing.T) {
 		return err == nil && got.State.Terminal() && r.runs[task.GUID] == nil && !recording
 	}, 20*time.Second, time.Millisecond)
 	close(release)
+	waitActive(t, r, base-1) // the first adoption, and any work it started, are over
 	got := func() tasklife.State {
 		st, err := s.Store.Get(context.Background(), task.GUID)
 		require.NoError(t, err)
