@@ -72,7 +72,9 @@ func (r *Runner) renew() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, run := range runs {
-		if !isHeld[run.task.GUID] && r.runs[run.task.GUID] == run && !run.returned && !run.finished.Load() {
+		// Work that outlived its grace is no loss: the runner recorded
+		// its task itself.
+		if !isHeld[run.task.GUID] && r.runs[run.task.GUID] == run && !run.returned && !run.finished.Load() && !run.overdue {
 			r.log.Warn("task was taken from this runner (its lease ran out); stopping its work",
 				"task_guid", run.task.GUID, "task_name", logname.Short(run.task.Name))
 			r.changedRunLocked(run, tasklife.StateFailed)
@@ -81,6 +83,10 @@ func (r *Runner) renew() error {
 	for _, guid := range held {
 		_, recording := r.unrecorded[guid]
 		if r.runs[guid] == nil && !recording && r.claiming == 0 && !r.stopped {
+			// An adoption counts as a claim under way, from here: no
+			// other renewal adopts while it reads the task, and the
+			// changes heard meanwhile wait in early for its start.
+			r.claiming++
 			r.goLocked(func() { r.adopt(guid) })
 		}
 	}
@@ -88,24 +94,28 @@ func (r *Runner) renew() error {
 }
 
 // adopt starts the work of a task this runner holds a lease on but runs no
-// work for: claimed by a claim whose answer was lost.
+// work for: claimed by a claim whose answer was lost. Its read may be stale
+// by the time it acts (the task cancelled or ended since): as for a claim,
+// the changes heard meanwhile wait in early, and reach the work before it
+// starts.
 func (r *Runner) adopt(guid string) {
 	ctx, cancel := r.storeCtx()
 	t, err := r.svc.Get(ctx, guid)
 	cancel()
-	if err != nil || t.Owner != r.cfg.Owner {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.claiming--
+	defer r.applyEarlyLocked()
+	if _, recording := r.unrecorded[guid]; err != nil || t.Owner != r.cfg.Owner || r.runs[guid] != nil || recording {
 		return // the next renewal tries again
 	}
-	switch t.State {
-	case tasklife.StateRunning:
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if _, recording := r.unrecorded[guid]; r.runs[guid] == nil && !recording && !r.stopped {
-			r.log.Info("task claimed by a claim whose answer was lost; starting it", "task_guid", guid)
-			r.startLocked(t)
-		}
-	case tasklife.StateCanceling:
-		r.endIfMine(t)
+	switch {
+	case t.State == tasklife.StateRunning && !r.stopped:
+		r.log.Info("task claimed by a claim whose answer was lost; starting it", "task_guid", guid)
+		r.startLocked(t)
+	case t.State == tasklife.StateCanceling:
+		// Cancelled before its work started: it never runs.
+		r.recordLocked(Outcome{GUID: guid, Name: t.Name, Event: tasklife.EventCanceled, Owner: t.Owner})
 	}
 }
 

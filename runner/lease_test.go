@@ -226,3 +226,57 @@ func TestPendingExpiry(t *testing.T) {
 	require.Equal(t, tasklife.ReasonExpired, got.FailureReason)
 	require.Equal(t, tasklife.StateRunning, stateOf(t, b.store.Store, busy.GUID), "a RUNNING task does not expire so")
 }
+
+// CancelPendingOnStop cancels the PENDING tasks it listed; one that another
+// runner claimed meanwhile runs there, and is not ended under its work:
+// its outcome is its owner's. Claimed after the list, or between the
+// canceled outcome's first try and the cancel it commits.
+func TestCancelPendingOnStopLeavesATaskClaimedMeanwhile(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"after-the-list", "before-the-cancel"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			mem := memstore.New()
+			h := &hooked{Store: mem}
+			svc := tasklife.New(h)
+			g := newGate()
+			stop := start(t, runner.New(svc, g.work, runner.Config{
+				MaxRunning: 1, PollInterval: time.Hour, CancelPendingOnStop: true, Logger: quiet(),
+			}))
+			busy, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+			require.NoError(t, err)
+			g.awaitStart(t, busy.GUID) // it holds the one slot
+			queued, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+			require.NoError(t, err)
+			var once sync.Once
+			claim := func() { // another instance claims it
+				once.Do(func() {
+					claimed, err := tasklife.New(mem).Claim(context.Background(),
+						tasklife.ClaimRequest{Owner: "other", Lease: time.Hour, Limit: 1})
+					if err != nil || len(claimed) != 1 || claimed[0].GUID != queued.GUID {
+						t.Errorf("the other instance claimed %v, %v", claimed, err)
+					}
+				})
+			}
+			if when == "after-the-list" {
+				h.onList(func(q tasklife.ListQuery, p *tasklife.Page) {
+					if len(q.States) == 1 && q.States[0] == tasklife.StatePending && len(p.Tasks) > 0 {
+						claim()
+					}
+				})
+			} else {
+				h.onTransition(func(_ context.Context, req tasklife.TransitionRequest) error {
+					if req.GUID == queued.GUID && req.Event == tasklife.EventCancel {
+						claim()
+					}
+					return nil
+				})
+			}
+			require.NoError(t, stop())
+			got, err := mem.Get(context.Background(), queued.GUID)
+			require.NoError(t, err)
+			require.Equal(t, "other", got.Owner)
+			require.False(t, got.State.Terminal(), "ended under its owner's work: %s %q", got.State, got.FailureReason)
+		})
+	}
+}

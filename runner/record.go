@@ -131,6 +131,9 @@ func (r *Runner) attempt(o *Outcome, try int, log *slog.Logger) error {
 // apply makes the store call(s) for o. A canceled outcome whose cancel is
 // not yet committed (the runner's own cancel at a stop that found the
 // store down, or a PENDING task cancelled at a stop) commits it first.
+// An outcome of no owner's is for a task no work ran for: if a runner has
+// claimed the task since, its work runs, and its outcome is its owner's
+// to record, after the work stops; the cancel, if made, reaches it.
 func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
 	ctx, cancel := r.storeCtx()
 	defer cancel()
@@ -143,7 +146,13 @@ func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
 	t, err := step()
 	var te *tasklife.TransitionError
 	if o.Event == tasklife.EventCanceled && errors.As(err, &te) && !te.State.Terminal() {
-		if _, err = r.svc.Cancel(ctx, o.GUID); err == nil {
+		if o.Owner == "" && te.State != tasklife.StatePending {
+			return nil, err // claimed since: its owner's
+		}
+		if t, err = r.svc.Cancel(ctx, o.GUID); err == nil {
+			if o.Owner == "" && t.Owner != "" {
+				return nil, fmt.Errorf("%w: %s was claimed by %q", tasklife.ErrNotOwner, o.GUID, t.Owner)
+			}
 			t, err = step()
 		}
 	}
