@@ -229,11 +229,12 @@ func (b *bundle) warmUp(t *testing.T) {
 	}, waitFor, time.Millisecond, "Run never ran a task")
 }
 
-// hooked is a Store whose Transition and Claim a test can intercept, to pin
-// an interleaving.
+// hooked is a Store whose List, Transition and Claim a test can intercept,
+// to pin an interleaving.
 type hooked struct {
 	tasklife.Store
 	mu          sync.Mutex
+	afterList   func(q tasklife.ListQuery, p *tasklife.Page)
 	beforeTrans func(ctx context.Context, req tasklife.TransitionRequest) error
 	afterClaim  func(claimed []*tasklife.Task) error
 }
@@ -254,6 +255,23 @@ func (h *hooked) Claim(ctx context.Context, req tasklife.ClaimRequest) ([]*taskl
 func (h *hooked) onClaim(f func([]*tasklife.Task) error) {
 	h.mu.Lock()
 	h.afterClaim = f
+	h.mu.Unlock()
+}
+
+func (h *hooked) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
+	p, err := h.Store.List(ctx, q)
+	h.mu.Lock()
+	f := h.afterList
+	h.mu.Unlock()
+	if err == nil && f != nil {
+		f(q, p)
+	}
+	return p, err
+}
+
+func (h *hooked) onList(f func(tasklife.ListQuery, *tasklife.Page)) {
+	h.mu.Lock()
+	h.afterList = f
 	h.mu.Unlock()
 }
 
