@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -109,8 +110,13 @@ func (s *Service) Notify(guid string) { s.waits.wake(guid) }
 // waiters are the Waits under way, by task.
 type waiters struct {
 	recheck time.Duration
-	mu      sync.Mutex
-	byGUID  map[string][]*waiter
+	// n counts the waiters, so that a change with none to wake (the usual
+	// case, on every write's path) takes no lock. A waiter is counted
+	// before it reads the task, and a change is announced after it
+	// commits: a change its read missed sees the count.
+	n      atomic.Int64
+	mu     sync.RWMutex
+	byGUID map[string][]*waiter
 }
 
 type waiter struct {
@@ -124,6 +130,7 @@ func (ws *waiters) add(guid string) *waiter {
 	w := &waiter{guid: guid, wake: make(chan struct{}, 1)}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	ws.n.Add(1)
 	if ws.byGUID == nil {
 		ws.byGUID = make(map[string][]*waiter)
 	}
@@ -134,6 +141,7 @@ func (ws *waiters) add(guid string) *waiter {
 func (ws *waiters) remove(w *waiter) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	ws.n.Add(-1)
 	list := slices.DeleteFunc(ws.byGUID[w.guid], func(x *waiter) bool { return x == w })
 	if len(list) == 0 {
 		delete(ws.byGUID, w.guid)
@@ -143,8 +151,11 @@ func (ws *waiters) remove(w *waiter) {
 }
 
 func (ws *waiters) wake(guid string) {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
+	if ws.n.Load() == 0 {
+		return
+	}
+	ws.mu.RLock()
+	defer ws.mu.RUnlock()
 	for _, w := range ws.byGUID[guid] {
 		select {
 		case w.wake <- struct{}{}:
