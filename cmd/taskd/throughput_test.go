@@ -60,15 +60,28 @@ const (
 // throughputFloor runs b.N shells, throughputSlots at a time, and reports
 // and returns the rate.
 func throughputFloor(b *testing.B) float64 {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, throughputSlots)
 	b.ResetTimer()
 	start := time.Now()
-	for range throughputSlots {
+	if err := eachOfN(b.N, throughputSlots, func() error {
+		return exec.Command("/bin/sh", "-c", "true").Run()
+	}); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	return reportRate(b, elapsed)
+}
+
+// eachOfN calls op n times in all, from workers goroutines, and returns the
+// first error (a worker that meets one stops).
+func eachOfN(n, workers int, op func() error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
 		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := exec.Command("/bin/sh", "-c", "true").Run(); err != nil {
+			for next.Add(1) <= int64(n) {
+				if err := op(); err != nil {
 					errs <- err
 					return
 				}
@@ -76,13 +89,8 @@ func throughputFloor(b *testing.B) float64 {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
 	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	return reportRate(b, elapsed)
+	return <-errs // nil when the channel is empty
 }
 
 // throughputTaskd starts taskd, has throughputClients clients create b.N
@@ -93,28 +101,15 @@ func throughputTaskd(b *testing.B) float64 {
 	d := startBenchTaskd(b)
 	body := `{"command":"true"}`
 
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, throughputClients)
 	b.StartTimer()
 	start := time.Now()
-	for range throughputClients {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				status, resp, err := d.send("POST", "/v3/apps/bench/tasks", body)
-				if err == nil && status != http.StatusAccepted {
-					err = fmt.Errorf("create: %d %s", status, resp)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := eachOfN(b.N, throughputClients, func() error {
+		status, resp, err := d.send("POST", "/v3/apps/bench/tasks", body)
+		if err == nil && status != http.StatusAccepted {
+			err = fmt.Errorf("create: %d %s", status, resp)
+		}
+		return err
+	}); err != nil {
 		b.Fatal(err)
 	}
 	for {
