@@ -50,8 +50,8 @@ func WithWaitRecheck(d time.Duration) Option {
 // pgstore, from Store.Listen). A wake-up that never comes costs at most the
 // recheck interval (WithWaitRecheck).
 //
-// When ctx ends first, Wait returns the task as it last read it, with ctx's
-// error. A task that does not exist is an error matching ErrNotFound. A
+// When ctx ends first, Wait returns the task as it last read it (nil if it
+// never read it), with ctx's error. A task that does not exist is an error matching ErrNotFound. A
 // waiter costs one small struct, no goroutine, and is forgotten when Wait
 // returns.
 func (s *Service) Wait(ctx context.Context, guid string, until WaitFor) (*Task, error) {
@@ -85,6 +85,7 @@ func (s *Service) Wait(ctx context.Context, guid string, until WaitFor) (*Task, 
 			return t, nil
 		}
 		last = t
+		w.read.Store(true)
 		select {
 		case <-w.wake:
 			if !recheck.Stop() {
@@ -124,6 +125,9 @@ type waiter struct {
 	// wake holds at most one wake-up: a waiter that is reading the task
 	// already will read what the wake-up announces, or be woken again.
 	wake chan struct{}
+	// read is set once the waiter has read the task (tests wait for it
+	// before they make the change it waits for).
+	read atomic.Bool
 }
 
 func (ws *waiters) add(guid string) *waiter {

@@ -120,7 +120,7 @@ func measureWait(b *testing.B, waiter, writer *tasklife.Service) {
 			_, err := waiter.Wait(ctx, task.GUID, tasklife.WaitFor{States: []tasklife.State{tasklife.StateRunning}})
 			done <- ret{time.Now(), err}
 		}()
-		for tasklife.WaitersOf(waiter, task.GUID) == 0 {
+		for tasklife.WaitersThatReadOf(waiter, task.GUID) == 0 {
 			time.Sleep(10 * time.Microsecond) // a benchmark's spin, not a test's wait
 		}
 		if _, err := writer.Start(ctx, task.GUID); err != nil {
@@ -168,7 +168,7 @@ func TestLongPollWokenByAnotherInstancePG(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		done <- answer{res.StatusCode, res.Header.Get(httpadapter.VersionHeader), string(b)}
 	}()
-	require.Eventually(t, func() bool { return tasklife.WaitersOf(p.svcA, task.GUID) == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return tasklife.WaitersThatReadOf(p.svcA, task.GUID) == 1 }, 10*time.Second, time.Millisecond)
 	canceled, err := p.svcB.Cancel(ctx, task.GUID)
 	require.NoError(t, err)
 	select {

@@ -18,17 +18,18 @@ type waitResult struct {
 	err  error
 }
 
-// goWait runs svc.Wait in a goroutine and returns once the waiter is
-// registered, so that a change made after goWait returns must wake it.
+// goWait runs svc.Wait in a goroutine and returns once the waiter has read
+// the task, so that a change made after goWait returns must wake it (and a
+// context ended after it returns finds the task already read).
 func goWait(t *testing.T, ctx context.Context, svc *tasklife.Service, guid string, until tasklife.WaitFor) <-chan waitResult {
 	t.Helper()
-	before := tasklife.WaitersOf(svc, guid)
+	before := tasklife.WaitersThatReadOf(svc, guid)
 	done := make(chan waitResult, 1)
 	go func() {
 		task, err := svc.Wait(ctx, guid, until)
 		done <- waitResult{task, err}
 	}()
-	require.Eventually(t, func() bool { return tasklife.WaitersOf(svc, guid) > before }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return tasklife.WaitersThatReadOf(svc, guid) > before }, 10*time.Second, time.Millisecond)
 	return done
 }
 
@@ -161,6 +162,20 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 	r := receive(t, done)
 	require.ErrorIs(t, r.err, context.Canceled)
 	require.Equal(t, task.Version, r.task.Version, "the task as last read")
+	require.Zero(t, tasklife.WaitersOf(svc, task.GUID))
+}
+
+// A context that has ended before the first read: nothing was read.
+func TestWaitWithAnEndedContext(t *testing.T) {
+	t.Parallel()
+	svc := noRecheck(memstore.New())
+	task, err := svc.Create(context.Background(), tasklife.NewTask{AppGUID: "app", Command: "x"})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := svc.Wait(ctx, task.GUID, tasklife.WaitFor{AfterVersion: task.Version})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Nil(t, got)
 	require.Zero(t, tasklife.WaitersOf(svc, task.GUID))
 }
 
