@@ -382,7 +382,11 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 	}
 
 	stmt, pageArgs := o.sql.listPage(q, where, args, perPage, skip*perPage)
-	rows, err := o.db.Query(ctx, stmt, pageArgs...)
+	// Planned with its values every time (an unnamed statement), as Cloud
+	// Controller's lists are: a cached generic plan cannot use the partial
+	// index of one state, and counted 1,000,000 rows for state=CANCELING
+	// (104 ms against 4 ms).
+	rows, err := o.db.Query(ctx, stmt, append([]any{pgx.QueryExecModeExec}, pageArgs...)...)
 	if err != nil {
 		return nil, classify(ctx, "list", err)
 	}
