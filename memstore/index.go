@@ -7,18 +7,21 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// The list indexes, which list.go walks. Every ordered index is a B-tree of
-// records from github.com/tidwall/btree: its nodes count their subtrees, so
-// the record at any position is found in O(log n) (GetAt), and a total is a
-// tree's length, kept as the tree changes. Each list order has its trees:
+// The list indexes, which plan.go walks. Every ordered index is a B-tree
+// of records from github.com/tidwall/btree: its nodes count their
+// subtrees, so the record at any position is found in O(log n) (GetAt),
+// and a total is a tree's length, kept as the tree changes. The trees:
 //
-//   - every task, by creation and by last update;
-//   - one pair per state and one per app, in the same two orders;
-//   - every task by name and then each order: names are often unique, and
-//     a pair of trees per name would cost more than the task itself.
+//   - every task by creation, the default list;
+//   - one pair per state, by creation and by last update: every task is
+//     in one state, so every task by last update is the five merged;
+//   - one pair per app, in the same two orders;
+//   - every task by name (a hash of it), then by creation: names are often
+//     unique, and a pair of trees per name would cost more than the task.
 //
-// An entry carries its sort key, so that a search compares without reading
-// a record (a cache miss each, at a million tasks).
+// That is six entries a task, of 16 bytes each. An entry carries its sort
+// key, so that a search compares without reading a record (a cache miss
+// each, at a million tasks).
 //
 // The indexes are kept lazily, so that they cost a write nothing it would
 // wait for: a write marks its record dirty in its own shard, under the
@@ -30,20 +33,19 @@ import (
 type index struct {
 	// mu is held by whoever reads or changes the trees, and taken before
 	// any shard lock. Writes never take it.
-	mu      sync.Mutex
-	seed    maphash.Seed
-	all     pair
-	states  []pair // by state index
-	apps    map[string]*pair
-	names   pair           // by name (a hash of it), then by each order
-	nameLen map[string]int // how many tasks each name has
+	mu     sync.Mutex
+	seed   maphash.Seed
+	all    *tree  // by creation
+	states []pair // by state index
+	apps   map[string]*pair
+	names  *tree // by name's hash, then by creation
+	count  int   // records indexed
 }
 
 // item is an index entry: r under its key in one order.
 type item struct {
-	name uint64 // in the names trees, the name's hash; 0 elsewhere
-	key  int64  // the creation order, or updated_at
-	r    *record
+	key int64 // the creation order, updated_at, or in names the name's hash
+	r   *record
 }
 
 type tree = btree.BTreeG[item]
@@ -65,40 +67,41 @@ func newPair() *pair {
 }
 
 func newIndex(seed maphash.Seed) *index {
-	ix := &index{seed: seed, all: *newPair(), states: make([]pair, len(states)),
-		apps: make(map[string]*pair), names: *newPair(), nameLen: make(map[string]int)}
+	opts := btree.Options{NoLocks: true}
+	ix := &index{seed: seed, all: btree.NewBTreeGOptions(lessCreated, opts), states: make([]pair, len(states)),
+		apps: make(map[string]*pair), names: btree.NewBTreeGOptions(lessNamed, opts)}
 	for i := range ix.states {
 		ix.states[i] = *newPair()
 	}
 	return ix
 }
 
-// keyLess is the list order within one name: created_at or updated_at,
-// ties in creation order. The store never lets created_at go back (see
-// Create), so the creation order alone is the first.
+// keyLess is list order o: created_at or updated_at, ties in creation
+// order. The store never lets created_at go back (see Create), so the
+// creation order alone is the first.
 func keyLess(o int) func(a, b item) bool {
 	if o == byUpdated {
-		return func(a, b item) bool { return a.key < b.key || a.key == b.key && a.r.order < b.r.order }
+		return lessUpdated
 	}
-	return func(a, b item) bool { return a.key < b.key }
+	return lessCreated
 }
 
-var createdLess, updatedLess = keyLess(byCreated), keyLess(byUpdated)
+func lessCreated(a, b item) bool { return a.key < b.key }
+func lessUpdated(a, b item) bool { return a.key < b.key || a.key == b.key && a.r.order < b.r.order }
+func lessNamed(a, b item) bool {
+	return uint64(a.key) < uint64(b.key) || a.key == b.key && a.r.order < b.r.order
+}
 
-func lessCreated(a, b item) bool { return a.name < b.name || a.name == b.name && createdLess(a, b) }
-func lessUpdated(a, b item) bool { return a.name < b.name || a.name == b.name && updatedLess(a, b) }
-
-// entry is r's entry in order o, in the names trees when named, with
-// updated as its update key.
-func (ix *index) entry(r *record, o int, named bool, updated int64) item {
-	it := item{key: int64(r.order), r: r}
+// entry is r's entry in order o, with updated as its update key.
+func entry(r *record, o int, updated int64) item {
 	if o == byUpdated {
-		it.key = updated
+		return item{key: updated, r: r}
 	}
-	if named {
-		it.name = ix.nameHash(r.text(textName))
-	}
-	return it
+	return item{key: int64(r.order), r: r}
+}
+
+func (ix *index) named(r *record) item {
+	return item{key: int64(ix.nameHash(r.text(textName))), r: r}
 }
 
 func (ix *index) nameHash(name string) uint64 { return maphash.String(ix.seed, name) }
@@ -178,51 +181,44 @@ func (ix *index) add(r *record) {
 		ix.apps[r.text(textApp)] = app
 	}
 	for o := range numOrders {
-		it := ix.entry(r, o, false, r.updated)
-		put(ix.all[o], it)
+		it := entry(r, o, r.updated)
 		put(ix.states[r.state][o], it)
 		put(app[o], it)
-		put(ix.names[o], ix.entry(r, o, true, r.updated))
 	}
-	ix.nameLen[r.text(textName)]++
+	put(ix.all, entry(r, byCreated, 0))
+	ix.names.Set(ix.named(r))
+	ix.count++
 }
 
 // remove takes r out of every index, where it is under its indexed keys.
 func (ix *index) remove(r *record) {
 	app := ix.apps[r.text(textApp)]
 	for o := range numOrders {
-		it := ix.entry(r, o, false, r.indexedUpdated)
-		ix.all[o].Delete(it)
+		it := entry(r, o, r.indexedUpdated)
 		ix.states[r.indexedState][o].Delete(it)
 		app[o].Delete(it)
-		ix.names[o].Delete(ix.entry(r, o, true, r.indexedUpdated))
 	}
 	if app[byCreated].Len() == 0 {
 		delete(ix.apps, r.text(textApp))
 	}
-	name := r.text(textName)
-	if ix.nameLen[name]--; ix.nameLen[name] == 0 {
-		delete(ix.nameLen, name)
-	}
+	ix.all.Delete(entry(r, byCreated, 0))
+	ix.names.Delete(ix.named(r))
+	ix.count--
 }
 
-// move re-sorts r after writes: its entries by update everywhere, and its
-// state's by creation when the state changed. Its other entries by
-// creation stay: created_at, app and name never change.
+// move re-sorts r after writes: its entries by update, and its state's by
+// creation when the state changed. Its other entries stay: created_at, app
+// and name never change.
 func (ix *index) move(r *record) {
 	if r.indexedState != r.state {
-		it := ix.entry(r, byCreated, false, 0)
+		it := entry(r, byCreated, 0)
 		ix.states[r.indexedState][byCreated].Delete(it)
 		put(ix.states[r.state][byCreated], it)
 	}
+	old, now := entry(r, byUpdated, r.indexedUpdated), entry(r, byUpdated, r.updated)
 	app := ix.apps[r.text(textApp)][byUpdated]
-	old, now := ix.entry(r, byUpdated, false, r.indexedUpdated), ix.entry(r, byUpdated, false, r.updated)
-	for _, t := range []*tree{ix.all[byUpdated], app} {
-		t.Delete(old)
-		put(t, now)
-	}
+	app.Delete(old)
+	put(app, now)
 	ix.states[r.indexedState][byUpdated].Delete(old)
 	put(ix.states[r.state][byUpdated], now)
-	ix.names[byUpdated].Delete(ix.entry(r, byUpdated, true, r.indexedUpdated))
-	put(ix.names[byUpdated], ix.entry(r, byUpdated, true, r.updated))
 }

@@ -100,10 +100,11 @@ func (s *Store) copiedIfUnchanged(q tasklife.ListQuery) (recs []fields, total in
 
 // readsRecords reports whether planning q reads what writes change in
 // records (and so needs every shard locked), rather than the indexes
-// alone: a lookup by guid (shard maps) or sequence id, or a filter the
+// alone: a lookup (by guid, sequence id, or name in updated_at order, see
+// plan), or a filter the
 // driving index does not express, which matches applies to each record.
 func (s *Store) readsRecords(q tasklife.ListQuery) bool {
-	if len(q.GUIDs) > 0 || len(q.SequenceIDs) > 0 {
+	if len(q.GUIDs) > 0 || len(q.SequenceIDs) > 0 || len(q.Names) > 0 && orderOf(q) == byUpdated {
 		return true
 	}
 	_, driver := s.sources(q, orderOf(q))

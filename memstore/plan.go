@@ -17,11 +17,14 @@ import (
 // plan finds q's page and total with the indexes up to date and ix.mu
 // held; every shard is read-locked too unless readsRecords(q) is false.
 // The filter with the fewest candidates drives, by an index:
-//   - guids and sequence ids are looked up, at most MaxFilterValues of them;
-//   - one app, one state, no filter: O(log n + page) at any page, and the
-//     total is the index's count;
-//   - several apps, states or names, or one name: their indexes merged, so
-//     O(values * log n + page) for the first page and O(offset) deeper;
+//   - guids and sequence ids are looked up, at most MaxFilterValues of
+//     them, and so are names in updated_at order (their tasks, sorted);
+//   - no filter in creation order, one app, one state: O(log n + page) at
+//     any page, and the total is the index's count;
+//   - no filter in updated order (the five states), several apps, states
+//     or names, or one name: their indexes merged, so O(values * log n +
+//     page) for the first page and O(offset) deeper; a name's total counts
+//     its tasks;
 //   - with other filters as well, matches decides about each candidate of
 //     the driving index, and the total counts them: O(candidates).
 func (s *Store) plan(q tasklife.ListQuery) ([]*record, int) {
@@ -29,11 +32,11 @@ func (s *Store) plan(q tasklife.ListQuery) ([]*record, int) {
 	if q.OrderBy == tasklife.OrderByUpdatedAt {
 		o = byUpdated
 	}
-	offset := s.ix.all[o].Len() // past the end: no page, and no overflow
+	offset := s.ix.count // past the end: no page, and no overflow
 	if q.Page-1 <= offset/q.PerPage {
 		offset = (q.Page - 1) * q.PerPage
 	}
-	if rs, ok := s.lookup(q); ok {
+	if rs, ok := s.lookup(q, o); ok {
 		return pageOf(rs, q, o, offset)
 	}
 
@@ -107,9 +110,9 @@ func (s *Store) slice(t *tree, q tasklife.ListQuery, offset int) []*record {
 	return page
 }
 
-// lookup returns the candidates of a guids or sequence_ids filter that
-// match q; ok is false when q has neither.
-func (s *Store) lookup(q tasklife.ListQuery) (rs []*record, ok bool) {
+// lookup returns the candidates of a guids or sequence_ids filter, or of
+// names in updated_at order, that match q; ok is false when q has none.
+func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record, ok bool) {
 	switch {
 	case len(q.GUIDs) > 0:
 		for _, g := range q.GUIDs {
@@ -133,6 +136,16 @@ func (s *Store) lookup(q tasklife.ListQuery) (rs []*record, ok bool) {
 			}
 		}
 		return rs, true
+	case len(q.Names) > 0 && o == byUpdated:
+		// The names tree is in creation order: these are sorted by pageOf.
+		for _, name := range dedupe(q.Names) {
+			for c := s.nameSource(name).open(false); !c.done; c.advance() {
+				if matches(c.cur.r, q) {
+					rs = append(rs, c.cur.r)
+				}
+			}
+		}
+		return rs, true
 	}
 	return nil, false
 }
@@ -142,7 +155,7 @@ func pageOf(rs []*record, q tasklife.ListQuery, o, offset int) ([]*record, int) 
 	lt := keyLess(o)
 	slices.SortFunc(rs, func(a, b *record) int {
 		switch {
-		case lt(item{key: key(a, o), r: a}, item{key: key(b, o), r: b}) != q.Descending:
+		case lt(entry(a, o, a.updated), entry(b, o, b.updated)) != q.Descending:
 			return -1
 		case a == b:
 			return 0
@@ -174,14 +187,14 @@ func (src source) open(desc bool) *cursor {
 		return openAt(src.t, first, desc)
 	}
 	// One name's entries are those with its hash; another name with the
-	// same hash is skipped.
+	// same hash is skipped. No record comes before seek in creation order.
 	c := &cursor{desc: desc, hash: src.hash, name: src.name, named: true}
 	c.it = src.t.Iter()
 	var ok bool
 	switch {
 	case !desc:
-		ok = c.it.Seek(item{name: src.hash, key: math.MinInt64})
-	case c.it.Seek(item{name: src.hash + 1, key: math.MinInt64}) && src.hash != math.MaxUint64:
+		ok = c.it.Seek(item{key: int64(src.hash), r: seek})
+	case src.hash != math.MaxUint64 && c.it.Seek(item{key: int64(src.hash + 1), r: seek}):
 		ok = c.it.Prev()
 	default:
 		ok = c.it.Last()
@@ -190,11 +203,32 @@ func (src source) open(desc bool) *cursor {
 	return c
 }
 
+// seek is the record a search for the first entry of a key gives: it comes
+// before every other in creation order.
+var seek = &record{}
+
+// nameSource is name's range of the names tree.
+func (s *Store) nameSource(name string) source {
+	src := source{t: s.ix.names, name: name, hash: s.ix.nameHash(name)}
+	for c := src.open(false); !c.done; c.advance() {
+		src.n++
+	}
+	return src
+}
+
 // sources returns the index ranges of the filter with the fewest
-// candidates, and which filter that is ("" for none: every task).
+// candidates, and which filter that is ("" for none: every task, by
+// creation or in the five states' trees).
 func (s *Store) sources(q tasklife.ListQuery, o int) ([]source, string) {
-	best := []source{{t: s.ix.all[o], n: s.ix.all[o].Len(), whole: true}}
-	driver, least := "", best[0].n
+	best := []source{{t: s.ix.all, n: s.ix.all.Len(), whole: true}}
+	if o == byUpdated {
+		best = nil
+		for i := range s.ix.states {
+			t := s.ix.states[i][o]
+			best = append(best, source{t: t, n: t.Len(), whole: true})
+		}
+	}
+	driver, least := "", s.ix.count
 	consider := func(name string, srcs []source) {
 		n := 0
 		for _, src := range srcs {
@@ -221,11 +255,11 @@ func (s *Store) sources(q tasklife.ListQuery, o int) ([]source, string) {
 		}
 		consider("states", srcs)
 	}
-	if len(q.Names) > 0 {
+	if len(q.Names) > 0 && o == byCreated { // in updated order: lookup
 		var srcs []source
 		for _, name := range dedupe(q.Names) {
-			if n := s.ix.nameLen[name]; n > 0 {
-				srcs = append(srcs, source{t: s.ix.names[o], n: n, name: name, hash: s.ix.nameHash(name)})
+			if src := s.nameSource(name); src.n > 0 {
+				srcs = append(srcs, src)
 			}
 		}
 		consider("names", srcs)
@@ -278,14 +312,6 @@ func matches(r *record, q tasklife.ListQuery) bool {
 		selected(q.LabelSelector, r.labels)
 }
 
-// key is r's key in order o.
-func key(r *record, o int) int64 {
-	if o == byUpdated {
-		return r.updated
-	}
-	return int64(r.order)
-}
-
 // cursor walks an index in one direction: a whole tree, or one name's
 // entries in a names tree.
 type cursor struct {
@@ -315,10 +341,19 @@ func (c *cursor) step() bool {
 
 func (c *cursor) advance() { c.set(c.step()) }
 
+// set moves the cursor to its iterator's entry (ok: there is one). A name's
+// entries come out with their creation order as key, the order the names
+// tree keeps them in.
 func (c *cursor) set(ok bool) {
-	for ok && c.named && c.it.Item().name == c.hash && c.it.Item().r.text(textName) != c.name {
+	if !c.named {
+		c.done, c.cur = !ok, c.it.Item()
+		return
+	}
+	for ok && uint64(c.it.Item().key) == c.hash && c.it.Item().r.text(textName) != c.name {
 		ok = c.step()
 	}
-	c.done = !ok || c.named && c.it.Item().name != c.hash
-	c.cur = c.it.Item()
+	c.done = !ok || uint64(c.it.Item().key) != c.hash
+	if !c.done {
+		c.cur = entry(c.it.Item().r, byCreated, 0)
+	}
 }
