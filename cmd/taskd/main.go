@@ -15,6 +15,13 @@
 // guid and name, within the task's log rate limit. SIGINT or SIGTERM cancels
 // every running task and exits once they have stopped.
 //
+// The cf CLI drives it unchanged: taskd is its own UAA (POST /oauth/token
+// issues JWTs signed with a key derived from the token, for cf auth taskd
+// "$TASKD_TOKEN" --client-credentials and cf login -u admin -p
+// "$TASKD_TOKEN"), and serves one org (-org) with one space (-space) and
+// the apps in it, kept in the task store. A task for an app taskd does not
+// keep registers it, unless -strict-apps.
+//
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
 // PostgreSQL database. Then they survive a restart, and several taskd
 // instances may share the database: any instance runs any task (-affinity:
@@ -165,7 +172,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	exec.start()
 	defer cfg.retention.start(svc, log)()
-	handler := newHandler(svc, exec, cfg.token, linkBase, log)
+	cfg.cf.created = time.Now()
+	handler := newCFHandler(svc, exec, cfg.token, linkBase, log, cfg.cf)
 	if m != nil {
 		m.attach(svc, cfg.dbTimeout)
 		handler = m.countRequests(handler)
