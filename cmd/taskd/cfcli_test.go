@@ -289,3 +289,24 @@ func TestAppsOfTasks(t *testing.T) {
 	status, _ = strict.do("GET", "/v3/apps/app-1", "")
 	require.Equal(t, 404, status, "a refused create registers nothing")
 }
+
+// TestBannerCFLine: the banner's cf line reads the token where the curl
+// lines do.
+func TestBannerCFLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  config
+		want string
+	}{
+		{config{token: "gen", generated: true, cf: defaultFront()}, `cf auth taskd 'gen' --client-credentials && cf target -o 'taskd' -s 'default'`},
+		{config{token: "env", cf: cfFront{org: "o", space: "s p"}}, `cf auth taskd "$TASKD_TOKEN" --client-credentials && cf target -o 'o' -s 's p'`},
+		{config{token: "file", secretFiles: secretFiles{token: "/run/tok"}, cf: defaultFront()}, `cf auth taskd "$(cat '/run/tok')" --client-credentials`},
+	} {
+		var b strings.Builder
+		printBanner(&b, "http://127.0.0.1:8080", &tc.cfg, "memory")
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		require.Equal(t, "or with the cf CLI:", lines[len(lines)-2])
+		require.Contains(t, lines[len(lines)-1], "  cf api http://127.0.0.1:8080 && "+tc.want)
+		require.NotContains(t, lines[len(lines)-1], "'env'", "a given token is never printed")
+	}
+}

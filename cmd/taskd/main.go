@@ -255,14 +255,17 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	token := fmt.Sprintf("%s (generated; set %s to choose one)", cfg.token, tokenEnv)
 	auth := fmt.Sprintf("-H 'Authorization: bearer %s'", cfg.token)
+	secret := "'" + cfg.token + "'" // for cf auth
 	switch {
 	case cfg.generated:
 	case cfg.secretFiles.token != "":
 		token = "from -token-file, not printed"
-		auth = fmt.Sprintf(`-H "Authorization: bearer $(cat %s)"`, shellQuote(cfg.secretFiles.token))
+		secret = fmt.Sprintf(`"$(cat %s)"`, shellQuote(cfg.secretFiles.token))
+		auth = `-H "Authorization: bearer ` + secret[1:]
 	default:
 		token = "from $" + tokenEnv + ", not printed"
-		auth = `-H "Authorization: bearer $` + tokenEnv + `"`
+		secret = `"$` + tokenEnv + `"`
+		auth = `-H "Authorization: bearer ` + secret[1:]
 	}
 	fmt.Fprintf(w, "taskd listening on %s (%s)\n", base, storeText)
 	fmt.Fprintf(w, "token: %s\n", token)
@@ -270,6 +273,9 @@ func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+	fmt.Fprintf(w, "or with the cf CLI:\n")
+	fmt.Fprintf(w, "  cf api %s && cf auth taskd %s --client-credentials && cf target -o %s -s %s\n",
+		base, secret, shellQuote(cfg.cf.org), shellQuote(cfg.cf.space))
 }
 
 // shellQuote quotes s for a POSIX shell.
