@@ -26,7 +26,8 @@ func appsBundle(t *testing.T, auth httpadapter.Authorizer, opts ...httpadapter.O
 		return svc.Create(ctx, nt)
 	}
 	opts = append(opts, httpadapter.WithApps(store, testSpace), httpadapter.WithCreate(create))
-	return store, httpadapter.New(svc, auth, opts...)
+	// Every answer is checked against openapi.yaml too.
+	return store, validating(t, httpadapter.New(svc, auth, opts...))
 }
 
 func send(h http.Handler, method, target, body string) response {
