@@ -154,11 +154,16 @@ func (a *uaaAuth) verify(ctx context.Context, raw string) (*UAAPrincipal, error)
 	if a.keys == nil {
 		err = tok.Claims(a.cfg.Secret, &std, &claims)
 	} else {
-		var key *jose.JSONWebKey
-		if key, err = a.keys.key(ctx, tok.Headers[0].KeyID); err != nil {
-			return nil, err
+		keys, kerr := a.keys.candidates(ctx, tok.Headers[0].KeyID)
+		if kerr != nil {
+			return nil, kerr
 		}
-		err = tok.Claims(key.Key, &std, &claims)
+		err = ErrBadCredentials
+		for _, key := range keys {
+			if err = tok.Claims(key.Key, &std, &claims); err == nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return nil, ErrBadCredentials

@@ -228,6 +228,9 @@ func TestUAAKeySet(t *testing.T) {
 	require.EqualValues(t, 2, keys.fetches.Load())
 	require.Equal(t, 200, read(signRS256(t, k2, "key-2", uaaToken(httpadapter.ScopeRead))))
 	require.EqualValues(t, 2, keys.fetches.Load())
+	// A token without a key id is tried with every key, as CC does.
+	require.Equal(t, 200, read(signRS256(t, k2, "", uaaToken(httpadapter.ScopeRead))))
+	require.EqualValues(t, 2, keys.fetches.Load())
 
 	// A key the UAA does not have: one more fetch, then 401.
 	stranger := &uaaKeys{}

@@ -49,18 +49,18 @@ func newKeySet(cfg UAAConfig) *keySet {
 	return &keySet{url: cfg.KeysURL, client: client, interval: interval, now: time.Now}
 }
 
-// key returns the signing key named kid (any key, when kid is empty and
-// there is only one). An unknown kid refreshes the set once, unless the last
-// fetch is more recent than the interval.
-func (k *keySet) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
-	if key, ok := k.lookup(kid); ok {
-		return key, nil
+// candidates returns the signing key named kid, or every key when kid is
+// empty (Cloud Controller then tries each). An unknown kid refreshes the
+// set once, unless the last fetch is more recent than the interval.
+func (k *keySet) candidates(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	if keys, ok := k.lookup(kid); ok {
+		return keys, nil
 	}
 	k.fetching.Lock()
 	defer k.fetching.Unlock()
 	// Whoever held the lock may have fetched the key meanwhile.
-	if key, ok := k.lookup(kid); ok {
-		return key, nil
+	if keys, ok := k.lookup(kid); ok {
+		return keys, nil
 	}
 	k.mu.Lock()
 	recent := k.interval > 0 && !k.lastFetch.IsZero() && k.now().Sub(k.lastFetch) < k.interval
@@ -83,24 +83,23 @@ func (k *keySet) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) 
 	if err != nil {
 		return nil, errUAAUnavailable
 	}
-	if key, ok := k.lookup(kid); ok {
-		return key, nil
+	if keys, ok := k.lookup(kid); ok {
+		return keys, nil
 	}
 	return nil, ErrBadCredentials
 }
 
-func (k *keySet) lookup(kid string) (*jose.JSONWebKey, bool) {
+// lookup is candidates from the cache. The slice it returns is never
+// written again: a fetch replaces the whole set.
+func (k *keySet) lookup(kid string) ([]jose.JSONWebKey, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if kid == "" {
-		if len(k.keys) == 1 {
-			return &k.keys[0], true
-		}
-		return nil, false
+		return k.keys, len(k.keys) > 0
 	}
 	for i := range k.keys {
 		if k.keys[i].KeyID == kid {
-			return &k.keys[i], true
+			return k.keys[i : i+1], true
 		}
 	}
 	return nil, false
