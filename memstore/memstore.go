@@ -62,6 +62,9 @@ type Store struct {
 	// The ended records, for retention.go.
 	endMu  sync.Mutex
 	endedQ endedQueue
+	// Apps; see apps.go.
+	appMu  sync.RWMutex
+	appsBy appIndex
 }
 
 type shard struct {

@@ -92,6 +92,7 @@ type statements struct {
 	claim, claimGUIDs, renew, expire   string        // see lease.go
 	deleteEnded                        string        // see retention.go
 	keys                               keyStatements // see idempotency.go
+	apps                               appStatements // see apps.go
 	tasks                              string        // the qualified table name, for List
 	schema                             string
 }
@@ -172,6 +173,7 @@ SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT E
 	st.addLeaseStatements(channel)
 	st.addAuditStatements(schema)
 	st.addKeyStatements(schema)
+	st.apps = newAppStatements(schema)
 	st.updateMetadata = metadataStatement(tasks)
 	return st
 }

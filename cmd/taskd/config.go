@@ -56,6 +56,8 @@ type config struct {
 	// metricsAddr is where Prometheus metrics are served; "": nowhere.
 	metricsAddr string
 
+	cf cfFront // the org, space and apps CF clients see (cf.go)
+
 	limits      // bounds on clients, tasks and the database (limits.go)
 	retention   // how long ended tasks are kept (retention.go)
 	secretFiles // secrets from files, never the command line (secrets.go)
@@ -81,6 +83,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "`host:port` to serve Prometheus metrics on, at /metrics, apart from the API (default: no metrics)")
+	c.cf = defaultFront()
+	fs.StringVar(&c.cf.org, "org", c.cf.org, "`name` of the one Cloud Foundry org CF clients target (cf target -o)")
+	fs.StringVar(&c.cf.space, "space", c.cf.space, "`name` of the one space in it (cf target -s), where apps live")
+	fs.BoolVar(&c.cf.strictApps, "strict-apps", false, "answer a task for an app taskd does not keep 404 \"App not found\", as Cloud Controller does (default: the task registers its app, named after its guid)")
 	c.limits.flags(fs)
 	c.retention.flags(fs)
 	c.secretFiles.flags(fs)
@@ -96,6 +102,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.grace < 0 {
 		return nil, errors.New("-cancel-grace must not be negative")
+	}
+	if c.cf.org == "" || c.cf.space == "" {
+		return nil, errors.New("-org and -space must not be empty")
 	}
 	if c.maxRunning < 1 {
 		return nil, errors.New("-max-running must be at least 1")
