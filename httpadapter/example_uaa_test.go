@@ -11,10 +11,15 @@ import (
 
 // A service behind a real Cloud Foundry UAA: the adapter verifies UAA's
 // tokens with the UAA's published keys and grants what Cloud Controller
-// grants for their scopes.
+// grants for its global scopes (cloud_controller.admin, .admin_read_only,
+// .global_auditor). Add ScopesGrantAccess when every user of that UAA with
+// cloud_controller.read and .write may read and change every task.
 func ExampleUAA() {
 	svc := tasklife.New(memstore.New())
-	auth, err := httpadapter.UAA(httpadapter.UAAConfig{KeysURL: "https://uaa.example.com/token_keys"})
+	auth, err := httpadapter.UAA(httpadapter.UAAConfig{
+		KeysURL: "https://uaa.example.com/token_keys",
+		Issuer:  "https://uaa.example.com/oauth/token",
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -36,9 +36,20 @@ type UAAConfig struct {
 	// Audience is the "aud" a token must contain: Cloud Controller's
 	// uaa.resource_id. Empty means "cloud_controller".
 	Audience string
-	// Issuer, when set, is the "iss" a token must have, e.g.
-	// "https://uaa.example.com/oauth/token".
+	// Issuer is the "iss" a token must have, e.g.
+	// "https://uaa.example.com/oauth/token" (the issuer of the UAA's
+	// /.well-known/openid-configuration). It must be set with KeysURL: a
+	// UAA signs the tokens of all its identity zones with the same keys,
+	// and only the issuer tells the default zone's tokens from those a
+	// zone's own admin may mint, as Cloud Controller checks.
 	Issuer string
+	// ScopesGrantAccess makes cloud_controller.read and .write grant
+	// reading and writing every task, for a UAA whose users all operate
+	// the service. Without it, as in Cloud Controller, those scopes are
+	// only a precondition for a space role, which this Authorizer does
+	// not know: UAA gives them to every user by default, so alone they
+	// grant nothing here.
+	ScopesGrantAccess bool
 }
 
 // UAAPrincipal is who a UAA access token says made a request: the
@@ -75,17 +86,21 @@ const (
 // ErrBadCredentials (401 CF-InvalidAuthToken). Keys that cannot be fetched
 // are a 503 CF-UaaUnavailable.
 //
-// The permissions, Cloud Controller's rules without org and space roles
-// (which this Authorizer does not know; a host that has them wraps it):
-// reading needs cloud_controller.read, .admin, .admin_read_only or
-// .global_auditor; writing (creating, canceling, changing metadata) needs
-// cloud_controller.write or .admin, and never .admin_read_only or
-// .global_auditor alone; a task's command is shown to .admin and
-// .admin_read_only, and to whoever may write (a space developer, in CC).
+// The permissions, Cloud Controller's rules for its global scopes (org and
+// space roles this Authorizer does not know; a host that has them wraps
+// it): cloud_controller.admin may do everything; .admin_read_only may read
+// everything, commands included; .global_auditor may read everything but
+// commands. Neither of the last two may write (create, cancel, change
+// metadata). cloud_controller.read and .write grant nothing alone (see
+// UAAConfig.ScopesGrantAccess, with which they grant reading and writing,
+// and commands to whoever has both, as a space developer sees them).
 // Audit events are read as tasks are.
 func UAA(cfg UAAConfig) (Authorizer, error) {
 	if (len(cfg.Secret) == 0) == (cfg.KeysURL == "") {
 		return nil, errors.New("httpadapter: UAA needs exactly one of Secret and KeysURL")
+	}
+	if cfg.KeysURL != "" && cfg.Issuer == "" {
+		return nil, errors.New("httpadapter: UAA with KeysURL needs the Issuer its tokens must name")
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = "cloud_controller"
@@ -160,6 +175,10 @@ func (a *uaaAuth) verify(ctx context.Context, raw string) (*UAAPrincipal, error)
 		}
 		err = ErrBadCredentials
 		for _, key := range keys {
+			// A key that names its algorithm verifies only that one.
+			if key.Algorithm != "" && key.Algorithm != tok.Headers[0].Algorithm {
+				continue
+			}
 			if err = tok.Claims(key.Key, &std, &claims); err == nil {
 				break
 			}
@@ -196,16 +215,21 @@ func (a *uaaAuth) Authorize(_ context.Context, p Principal, perm Permission, _ *
 		return false, nil
 	}
 	admin := u.Has(ScopeAdmin)
-	readGlobally := admin || u.Has(ScopeAdminReadOnly) || u.Has(ScopeGlobalAuditor)
-	read := readGlobally || u.Has(ScopeRead)
-	write := admin || u.Has(ScopeWrite)
+	read := admin || u.Has(ScopeAdminReadOnly) || u.Has(ScopeGlobalAuditor)
+	write := admin
+	secrets := admin || u.Has(ScopeAdminReadOnly)
+	if a.cfg.ScopesGrantAccess {
+		read = read || u.Has(ScopeRead)
+		write = write || u.Has(ScopeWrite)
+		secrets = secrets || (u.Has(ScopeRead) && u.Has(ScopeWrite))
+	}
 	switch perm {
 	case PermRead, PermReadTask, PermReadAuditEvents:
 		return read, nil
 	case PermWrite, PermCancelTask, PermUpdateTask:
 		return write, nil
 	case PermReadSecrets:
-		return admin || u.Has(ScopeAdminReadOnly) || (read && write), nil
+		return secrets, nil
 	}
 	return false, nil
 }

@@ -22,6 +22,8 @@ import (
 
 var uaaSecret = []byte("a shared secret of thirty-two bytes")
 
+const uaaIssuer = "http://uaa.example.com/oauth/token"
+
 // uaaToken is the claims of a UAA access token for a user, valid for an
 // hour, with scopes; tests change what they test.
 func uaaToken(scopes ...string) map[string]any {
@@ -30,7 +32,7 @@ func uaaToken(scopes ...string) map[string]any {
 		"jti": "4c4e7a6f1f3a4b0e9d0c", "sub": "u-1", "user_id": "u-1", "user_name": "alice",
 		"email": "alice@example.com", "client_id": "cf", "cid": "cf", "grant_type": "password",
 		"scope": scopes, "aud": []string{"cloud_controller", "openid"},
-		"iss": "http://uaa.example.com/oauth/token",
+		"iss": uaaIssuer,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 }
@@ -45,8 +47,12 @@ func signHS256(t testing.TB, key []byte, claims map[string]any) string {
 }
 
 func signRS256(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	return signRSA(t, jose.RS256, key, kid, claims)
+}
+
+func signRSA(t testing.TB, alg jose.SignatureAlgorithm, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	require.NoError(t, err)
 	tok, err := jwt.Signed(s).Claims(claims).Serialize()
@@ -69,30 +75,40 @@ func TestUAAConfigNeedsOneKeySource(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestUAAScopes is Cloud Controller's scope rules, route by route: reads
-// need a read scope, writes a write scope, and the command is for admins,
-// read-only admins and whoever may write.
+// TestUAAScopes is Cloud Controller's scope rules, route by route: the
+// global scopes decide alone; cloud_controller.read and .write, which UAA
+// gives every user, grant nothing without a space role (unless
+// ScopesGrantAccess: then reads need read, writes write, and the command
+// is for admins, read-only admins and whoever may write).
 func TestUAAScopes(t *testing.T) {
 	t.Parallel()
+	read, write := httpadapter.ScopeRead, httpadapter.ScopeWrite
 	tests := []struct {
 		scopes          []string
+		grant           bool // ScopesGrantAccess
 		get, cancel     int
 		commandOnGet    bool
 		listAuditEvents int
 	}{
 		{scopes: []string{httpadapter.ScopeAdmin}, get: 200, cancel: 202, commandOnGet: true, listAuditEvents: 200},
-		{scopes: []string{httpadapter.ScopeRead, httpadapter.ScopeWrite}, get: 200, cancel: 202, commandOnGet: true, listAuditEvents: 200},
-		{scopes: []string{httpadapter.ScopeRead}, get: 200, cancel: 403, listAuditEvents: 200},
-		{scopes: []string{httpadapter.ScopeWrite}, get: 403, cancel: 404, listAuditEvents: 403},
+		{scopes: []string{read, write, "openid"}, get: 403, cancel: 403, listAuditEvents: 403},
+		{scopes: []string{read}, get: 403, cancel: 403, listAuditEvents: 403},
+		{scopes: []string{read, write}, grant: true, get: 200, cancel: 202, commandOnGet: true, listAuditEvents: 200},
+		{scopes: []string{read}, grant: true, get: 200, cancel: 403, listAuditEvents: 200},
+		{scopes: []string{write}, grant: true, get: 403, cancel: 404, listAuditEvents: 403},
 		{scopes: []string{httpadapter.ScopeAdminReadOnly}, get: 200, cancel: 403, commandOnGet: true, listAuditEvents: 200},
 		{scopes: []string{httpadapter.ScopeGlobalAuditor}, get: 200, cancel: 403, listAuditEvents: 200},
-		{scopes: []string{httpadapter.ScopeGlobalAuditor, httpadapter.ScopeRead}, get: 200, cancel: 403, listAuditEvents: 200},
-		{scopes: []string{"openid"}, get: 403, cancel: 403, listAuditEvents: 403},
+		{scopes: []string{httpadapter.ScopeGlobalAuditor, read}, grant: true, get: 200, cancel: 403, listAuditEvents: 200},
+		{scopes: []string{"openid"}, grant: true, get: 403, cancel: 403, listAuditEvents: 403},
 	}
 	for _, tt := range tests {
-		t.Run(marshal(tt.scopes), func(t *testing.T) {
+		name := marshal(tt.scopes)
+		if tt.grant {
+			name += " ScopesGrantAccess"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, uaaAuth(t, httpadapter.UAAConfig{Secret: uaaSecret}))
+			b := setup(t, uaaAuth(t, httpadapter.UAAConfig{Secret: uaaSecret, ScopesGrantAccess: tt.grant}))
 			task := b.create(t, "app-1", tasklife.StateRunning)
 			tok := signHS256(t, uaaSecret, uaaToken(tt.scopes...))
 
@@ -146,7 +162,7 @@ func TestUAARefusesBadTokens(t *testing.T) {
 	}
 	got := b.do(t, http.MethodGet, "/v3/tasks", "")
 	require.Equal(t, bodyNotAuthenticated, got.body)
-	got = b.do(t, http.MethodGet, "/v3/tasks", signHS256(t, uaaSecret, uaaToken(httpadapter.ScopeRead)))
+	got = b.do(t, http.MethodGet, "/v3/tasks", signHS256(t, uaaSecret, uaaToken(httpadapter.ScopeGlobalAuditor)))
 	require.Equal(t, 200, got.status, got.body)
 }
 
@@ -215,44 +231,44 @@ func keyServer(t testing.TB) (*uaaKeys, *rsa.PrivateKey, string) {
 func TestUAAKeySet(t *testing.T) {
 	t.Parallel()
 	keys, k1, url := keyServer(t)
-	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, RefreshInterval: -1}))
+	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, Issuer: uaaIssuer, RefreshInterval: -1}))
 	read := func(tok string) int { return b.do(t, http.MethodGet, "/v3/tasks", tok).status }
 
-	require.Equal(t, 200, read(signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeRead))))
-	require.Equal(t, 200, read(signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 200, read(signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeGlobalAuditor))))
+	require.Equal(t, 200, read(signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 1, keys.fetches.Load(), "the key set is cached")
 
 	// UAA rotates: a token with the new key's id refreshes the set once.
 	k2 := keys.add(t, "key-2")
-	require.Equal(t, 200, read(signRS256(t, k2, "key-2", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 200, read(signRS256(t, k2, "key-2", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 2, keys.fetches.Load())
-	require.Equal(t, 200, read(signRS256(t, k2, "key-2", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 200, read(signRS256(t, k2, "key-2", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 2, keys.fetches.Load())
 	// A token without a key id is tried with every key, as CC does.
-	require.Equal(t, 200, read(signRS256(t, k2, "", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 200, read(signRS256(t, k2, "", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 2, keys.fetches.Load())
 
 	// A key the UAA does not have: one more fetch, then 401.
 	stranger := &uaaKeys{}
 	k3 := stranger.add(t, "key-3")
-	require.Equal(t, 401, read(signRS256(t, k3, "key-3", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 401, read(signRS256(t, k3, "key-3", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 3, keys.fetches.Load())
 	// A known key id on a token signed by another key: no fetch, 401.
-	require.Equal(t, 401, read(signRS256(t, k3, "key-1", uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 401, read(signRS256(t, k3, "key-1", uaaToken(httpadapter.ScopeGlobalAuditor))))
 	require.EqualValues(t, 3, keys.fetches.Load())
 	// An HMAC token signed with the public key as secret must not pass.
 	pub, err := jose.JSONWebKey{Key: &k1.PublicKey}.MarshalJSON()
 	require.NoError(t, err)
-	require.Equal(t, 401, read(signHS256(t, pub, uaaToken(httpadapter.ScopeRead))))
+	require.Equal(t, 401, read(signHS256(t, pub, uaaToken(httpadapter.ScopeGlobalAuditor))))
 }
 
 func TestUAAKeySetRefreshIsBounded(t *testing.T) {
 	t.Parallel()
 	keys, k1, url := keyServer(t)
-	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, RefreshInterval: time.Hour}))
-	require.Equal(t, 200, b.do(t, http.MethodGet, "/v3/tasks", signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeRead))).status)
+	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, Issuer: uaaIssuer, RefreshInterval: time.Hour}))
+	require.Equal(t, 200, b.do(t, http.MethodGet, "/v3/tasks", signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeGlobalAuditor))).status)
 	for range 5 {
-		got := b.do(t, http.MethodGet, "/v3/tasks", signRS256(t, k1, "made-up", uaaToken(httpadapter.ScopeRead)))
+		got := b.do(t, http.MethodGet, "/v3/tasks", signRS256(t, k1, "made-up", uaaToken(httpadapter.ScopeGlobalAuditor)))
 		require.Equal(t, bodyInvalidToken, got.body)
 	}
 	require.EqualValues(t, 1, keys.fetches.Load(), "unknown key ids within the interval fetch nothing")
@@ -262,8 +278,8 @@ func TestUAAKeySetUnavailable(t *testing.T) {
 	t.Parallel()
 	keys, k1, url := keyServer(t)
 	keys.down.Store(true)
-	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, RefreshInterval: -1}))
-	tok := signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeRead))
+	b := setup(t, uaaAuth(t, httpadapter.UAAConfig{KeysURL: url, Issuer: uaaIssuer, RefreshInterval: -1}))
+	tok := signRS256(t, k1, "key-1", uaaToken(httpadapter.ScopeGlobalAuditor))
 	got := b.do(t, http.MethodGet, "/v3/tasks", tok)
 	require.Equal(t, 503, got.status)
 	require.Equal(t, envelope("The UAA service is currently unavailable", "CF-UaaUnavailable", 20004), got.body)

@@ -17,6 +17,9 @@ import (
 var errUAAUnavailable = &Error{Status: http.StatusServiceUnavailable, Title: "CF-UaaUnavailable", Code: 20004,
 	Detail: "The UAA service is currently unavailable"}
 
+// fetchTimeout bounds one fetch of the key set.
+const fetchTimeout = 10 * time.Second
+
 // maxKeySetBytes bounds a /token_keys answer; UAA's holds a few keys of
 // about a kilobyte each.
 const maxKeySetBytes = 1 << 20
@@ -28,7 +31,7 @@ type keySet struct {
 	client   *http.Client
 	interval time.Duration // the least time between two fetches; <= 0: none
 
-	fetching sync.Mutex // one fetch at a time; waiters then read its result
+	fetching chan struct{} // holds one token: one fetch at a time; waiters then read its result
 
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
@@ -46,7 +49,8 @@ func newKeySet(cfg UAAConfig) *keySet {
 	if interval == 0 {
 		interval = 30 * time.Second
 	}
-	return &keySet{url: cfg.KeysURL, client: client, interval: interval, now: time.Now}
+	return &keySet{url: cfg.KeysURL, client: client, interval: interval, now: time.Now,
+		fetching: make(chan struct{}, 1)}
 }
 
 // candidates returns the signing key named kid, or every key when kid is
@@ -56,8 +60,13 @@ func (k *keySet) candidates(ctx context.Context, kid string) ([]jose.JSONWebKey,
 	if keys, ok := k.lookup(kid); ok {
 		return keys, nil
 	}
-	k.fetching.Lock()
-	defer k.fetching.Unlock()
+	// A request that gives up stops waiting for another's fetch.
+	select {
+	case k.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, errUAAUnavailable
+	}
+	defer func() { <-k.fetching }()
 	// Whoever held the lock may have fetched the key meanwhile.
 	if keys, ok := k.lookup(kid); ok {
 		return keys, nil
@@ -72,8 +81,12 @@ func (k *keySet) candidates(ctx context.Context, kid string) ([]jose.JSONWebKey,
 		}
 		return nil, ErrBadCredentials
 	}
-	// One request giving up must not fail the fetch that waiters share.
-	keys, err := k.fetch(context.WithoutCancel(ctx))
+	// One request giving up must not fail the fetch that waiters share,
+	// and a UAA that never answers holds it for fetchTimeout at most,
+	// whatever client the host gave.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	keys, err := k.fetch(fctx)
+	cancel()
 	k.mu.Lock()
 	k.lastFetch = k.now()
 	if err == nil {
