@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // App is a Cloud Foundry app as far as tasks need one: a name in a space,
@@ -108,9 +110,25 @@ func CheckApp(a *App) error {
 		problems = append(problems, &InputError{Field: "name", Reason: "can't be blank"})
 	case len(a.Name) > MaxAppNameBytes:
 		problems = append(problems, &InputError{Field: "name", Reason: fmt.Sprintf("is too long (maximum is %d characters)", MaxAppNameBytes)})
+	case !printable(a.Name):
+		// Cloud Controller's APP_NAME_REGEX, /\A[[:print:]]+\Z/.
+		problems = append(problems, &InputError{Field: "name", Reason: "is invalid"})
 	}
 	if a.SpaceGUID == "" {
 		problems = append(problems, &InputError{Field: "space_guid", Reason: "can't be blank"})
 	}
 	return errors.Join(problems...)
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

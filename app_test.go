@@ -33,4 +33,8 @@ func TestCheckApp(t *testing.T) {
 	require.ErrorIs(t, tasklife.CheckApp(&tasklife.App{SpaceGUID: "s"}), tasklife.ErrInvalidInput)
 	require.ErrorIs(t, tasklife.CheckApp(&tasklife.App{Name: strings.Repeat("x", 256), SpaceGUID: "s"}), tasklife.ErrInvalidInput)
 	require.ErrorIs(t, tasklife.CheckApp(&tasklife.App{Name: "web"}), tasklife.ErrInvalidInput)
+	// Cloud Controller's names are printable: no control characters.
+	require.NoError(t, tasklife.CheckApp(&tasklife.App{Name: "my web app ü", SpaceGUID: "s"}))
+	require.ErrorIs(t, tasklife.CheckApp(&tasklife.App{Name: "web\n", SpaceGUID: "s"}), tasklife.ErrInvalidInput)
+	require.ErrorIs(t, tasklife.CheckApp(&tasklife.App{Name: "\xff", SpaceGUID: "s"}), tasklife.ErrInvalidInput)
 }

@@ -27,7 +27,17 @@ type appRecord struct {
 
 // spaceKey is a's name in its space as Cloud Controller compares them:
 // without case.
-func spaceKey(space, name string) string { return space + "\x00" + strings.ToLower(name) }
+// spaceKey is name's key in space: ASCII letters without case, as pgstore's
+// index compares them (lower in the C collation), whatever else they hold.
+func spaceKey(space, name string) string {
+	folded := []byte(name)
+	for i, c := range folded {
+		if 'A' <= c && c <= 'Z' {
+			folded[i] = c + 'a' - 'A'
+		}
+	}
+	return space + "\x00" + string(folded)
+}
 
 // copyApp returns a copy of a that shares no memory with it.
 func copyApp(a *tasklife.App) *tasklife.App {

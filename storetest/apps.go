@@ -109,9 +109,15 @@ func testAppUniqueness(t *testing.T, s tasklife.AppStore) {
 	_, err = s.CreateApp(t.Context(), &tasklife.App{GUID: "app-2", Name: "web", SpaceGUID: "space-1"})
 	require.ErrorIs(t, err, tasklife.ErrAppNameTaken, "names compare without case")
 	require.Equal(t, 1, listApps(t, s, tasklife.AppQuery{}).TotalResults, "a refused create stores nothing")
+	// Case is ASCII's in every store, whatever a database's locale: the
+	// Kelvin sign is not a k.
+	createApp(t, s, tasklife.App{GUID: "app-k", Name: "key", SpaceGUID: "space-1"})
+	createApp(t, s, tasklife.App{GUID: "app-kelvin", Name: "\u212Aey", SpaceGUID: "space-1"})
+	_, err = s.CreateApp(t.Context(), &tasklife.App{GUID: "app-3", Name: "KEY", SpaceGUID: "space-1"})
+	require.ErrorIs(t, err, tasklife.ErrAppNameTaken)
 	// The same name in another space is another app.
 	createApp(t, s, tasklife.App{GUID: "app-2", Name: "web", SpaceGUID: "space-2"})
-	require.Equal(t, 2, listApps(t, s, tasklife.AppQuery{}).TotalResults)
+	require.Equal(t, 4, listApps(t, s, tasklife.AppQuery{}).TotalResults)
 }
 
 func testAppConcurrentNames(t *testing.T, s tasklife.AppStore) {

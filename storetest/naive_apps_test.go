@@ -39,7 +39,7 @@ func (s *naiveApps) taken(a *tasklife.App) error {
 		switch {
 		case b.GUID == a.GUID:
 			return tasklife.ErrAppExists
-		case b.SpaceGUID == a.SpaceGUID && (b.Name == a.Name || s.fault != faultAppNameCase && strings.EqualFold(b.Name, a.Name)):
+		case b.SpaceGUID == a.SpaceGUID && (b.Name == a.Name || s.fault != faultAppNameCase && asciiEqualFold(b.Name, a.Name)):
 			return tasklife.ErrAppNameTaken
 		}
 	}
@@ -169,4 +169,24 @@ func TestAppSuiteCatchesBrokenStores(t *testing.T) {
 			requireCaught(t, "TestBrokenAppStore", fault, sub)
 		})
 	}
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only, as the stores
+// compare names.
+func asciiEqualFold(a, b string) bool {
+	lower := func(c byte) byte {
+		if 'A' <= c && c <= 'Z' {
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
 }

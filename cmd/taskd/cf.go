@@ -61,15 +61,19 @@ func appExists(apps tasklife.AppStore) func(context.Context, httpadapter.Princip
 
 // registerApp keeps taskd's one-step start: a task for an app guid taskd
 // has never seen registers that app in space, named after its guid. An app
-// whose guid is taken by a name of another app in the space stays
-// unregistered; its tasks run all the same.
+// whose guid is taken by a name of another app in the space, or is not a
+// valid name, stays unregistered; its tasks run all the same.
 func registerApp(apps tasklife.AppStore, space string) func(ctx context.Context, guid string) error {
 	return func(ctx context.Context, guid string) error {
 		_, err := apps.GetApp(ctx, guid)
 		if !errors.Is(err, tasklife.ErrNotFound) {
 			return err
 		}
-		_, err = apps.CreateApp(ctx, &tasklife.App{GUID: guid, Name: guid, SpaceGUID: space})
+		app := &tasklife.App{GUID: guid, Name: guid, SpaceGUID: space}
+		if err := tasklife.CheckApp(app); err != nil {
+			return err
+		}
+		_, err = apps.CreateApp(ctx, app)
 		if errors.Is(err, tasklife.ErrAppExists) || errors.Is(err, tasklife.ErrAppNameTaken) {
 			return nil
 		}

@@ -281,6 +281,10 @@ func TestAppsOfTasks(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &app))
 	require.Equal(t, "app-1", app.Name)
+	status, body = d.do("POST", "/v3/apps/app-2/tasks", `{"command":""}`)
+	require.Equal(t, 422, status, string(body))
+	status, _ = d.do("GET", "/v3/apps/app-2", "")
+	require.Equal(t, 404, status, "a refused create registers nothing")
 
 	strict := startTaskd(t, nil, "-strict-apps")
 	status, body = strict.do("POST", "/v3/apps/app-1/tasks", `{"command":"true"}`)

@@ -38,14 +38,14 @@ func createHook(c creator, register func(ctx context.Context, appGUID string) er
 					strings.TrimSuffix(reservedPrefix, "/") + "' is reserved")
 			}
 		}
-		if register != nil {
-			if err := register(ctx, nt.AppGUID); err != nil {
-				return nil, err
-			}
-		}
 		t, err := c.Create(ctx, nt)
 		if errors.Is(err, errShuttingDown) {
 			return nil, errNotAccepting
+		}
+		if err == nil && register != nil {
+			// Once the task is accepted: a refused one registers nothing.
+			// A task whose app could not be registered runs all the same.
+			_ = register(ctx, nt.AppGUID)
 		}
 		return t, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,6 +77,10 @@ var errBadCredentials = uaaError{"unauthorized", "Bad credentials"}
 
 func writeUAA(w http.ResponseWriter, status int, v any) {
 	body, _ := json.Marshal(v) // only strings and numbers: never fails
+	if e, ok := v.(uaaError); ok && status == http.StatusUnauthorized {
+		// As UAA answers a client it could not authenticate.
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=\"UAA/client\", error=%q, error_description=%q", e.Error, e.Description))
+	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -117,8 +122,18 @@ func (ti *tokenIssuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		ti.issue(w, r, grant, client, uaaUser, true)
 	case "refresh_token":
+		// The client the token was issued to must authenticate, as UAA
+		// requires (the cf CLI sends "cf" with an empty secret).
+		id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		if basic {
+			id, secret = basicUser, basicSecret
+		}
+		if !(id == cliClient && secret == "") && !ti.isClient(id, secret) {
+			writeUAA(w, http.StatusUnauthorized, errBadCredentials)
+			return
+		}
 		client, user, ok := ti.refresh(r.PostForm.Get("refresh_token"))
-		if !ok {
+		if !ok || client != id {
 			writeUAA(w, http.StatusUnauthorized, uaaError{"invalid_token", "Invalid refresh token"})
 			return
 		}

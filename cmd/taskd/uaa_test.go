@@ -140,6 +140,12 @@ func TestTokenPasswordGrantAndRefresh(t *testing.T) {
 	status, body = requestToken(t, h, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.AccessToken}}, cfClient)
 	require.Equal(t, 401, status, "an access token is no refresh token")
 	require.JSONEq(t, `{"error":"invalid_token","error_description":"Invalid refresh token"}`, body)
+	// The client the refresh token was issued to must authenticate.
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}
+	status, body = requestToken(t, h, refresh, nil)
+	require.Equal(t, 401, status, body)
+	status, body = requestToken(t, h, refresh, &[2]string{"taskd", "secret"})
+	require.Equal(t, 401, status, "issued to cf, refreshed by taskd: %s", body)
 }
 
 func TestTokenBadCredentials(t *testing.T) {
@@ -168,6 +174,13 @@ func TestTokenBadCredentials(t *testing.T) {
 		require.Equal(t, 401, status, name)
 		require.JSONEq(t, `{"error":"unauthorized","error_description":"Bad credentials"}`, body, name)
 	}
+	// UAA's challenge comes with its 401.
+	req := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(with(clientCredentials, "client_secret", "nope").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, `Basic realm="UAA/client", error="unauthorized", error_description="Bad credentials"`, rec.Header().Get("WWW-Authenticate"))
+
 	status, body := requestToken(t, h, url.Values{"grant_type": {"implicit"}}, nil)
 	require.Equal(t, 400, status)
 	require.JSONEq(t, `{"error":"unsupported_grant_type","error_description":"Unsupported grant type: implicit"}`, body)

@@ -16,6 +16,7 @@ CREATE TABLE apps (
 	ord         bigint GENERATED ALWAYS AS IDENTITY
 );
 
--- Names are unique in a space without case, as Cloud Controller's are; the
+-- Names are unique in a space without case, as Cloud Controller's are;
+-- case is ASCII's, whatever the database's locale, as in memstore. The
 -- index also serves the names and space_guids filters.
-CREATE UNIQUE INDEX apps_space_name ON apps (space_guid, lower(name));
+CREATE UNIQUE INDEX apps_space_name ON apps (space_guid, lower(name COLLATE "C"));
