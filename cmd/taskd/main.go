@@ -46,6 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/runner"
@@ -141,6 +142,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	exec.shell.state, exec.shell.as = state, as
 	log.Info("tasks run as " + as.String())
 	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines
+	logs := newTaskLogs(cfg.logs)
+	exec.shell.logs = logs
 	defer reapOrphans(exec.shell.leaders)() // no zombie under taskd
 	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
@@ -164,8 +167,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
+	cfg.retention.deleted = func(before time.Time, _ int) { logs.dropEndedBefore(before) }
 	defer cfg.retention.start(svc, log)()
-	handler := newHandler(svc, exec, cfg.token, linkBase, log)
+	open := newStreams(httpadapter.DefaultMaxOpenWaits, cfg.dbTimeout)
+	mounts := []func(*httpadapter.Handler){func(h *httpadapter.Handler) {
+		h.Handle("GET /v3/tasks/{guid}/logs", logsHandler(h, svc, logs, open))
+	}}
+	handler := newHandler(svc, exec, cfg.token, linkBase, log, mounts...)
 	if m != nil {
 		m.attach(svc, cfg.dbTimeout)
 		handler = m.countRequests(handler)

@@ -11,14 +11,18 @@ import (
 
 // newHandler serves everything the adapter serves, task creation through
 // the executor (createHook), and a root document for CF clients. An empty base builds
-// links from each request's Host.
-func newHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger) http.Handler {
+// links from each request's Host. Each of mounts adds routes (task logs,
+// the console).
+func newHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger, mounts ...func(*httpadapter.Handler)) http.Handler {
 	opts := []httpadapter.Option{httpadapter.WithLogger(log), httpadapter.WithCreate(createHook(c))}
 	if base != "" {
 		opts = append(opts, httpadapter.WithBaseURL(base))
 	}
 	h := httpadapter.New(svc, httpadapter.BearerToken(token), opts...)
 	h.Handle("GET /{$}", rootHandler(h))
+	for _, m := range mounts {
+		m(h)
+	}
 	return h
 }
 
