@@ -55,7 +55,9 @@ type config struct {
 	runAs string // -run-as; "": taskd's user, or nobody for root
 	// metricsAddr is where Prometheus metrics are served; "": nowhere.
 	metricsAddr string
-	logs        logsConfig // bounds on the task output kept (tasklogs.go)
+	// console serves the web console at /console/ (console.go).
+	console bool
+	logs    logsConfig // bounds on the task output kept (tasklogs.go)
 
 	limits      // bounds on clients, tasks and the database (limits.go)
 	retention   // how long ended tasks are kept (retention.go)
@@ -82,6 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "`host:port` to serve Prometheus metrics on, at /metrics, apart from the API (default: no metrics)")
+	fs.BoolVar(&c.console, "console", true, "serve the web console at /console/")
 	c.logs.flags(fs)
 	c.limits.flags(fs)
 	c.retention.flags(fs)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,6 +82,9 @@ func (s *streams) release() { <-s.slots }
 func isStream(r *http.Request) bool {
 	if r.Method != http.MethodGet {
 		return false
+	}
+	if r.URL.Path == changesPath {
+		return true
 	}
 	return strings.HasSuffix(r.URL.Path, "/logs") && r.URL.Query().Get("follow") == "true"
 }
@@ -275,14 +279,19 @@ func (lw *logWriter) write(read logRead, after int64) bool {
 		b = lw.append(b, l)
 	}
 	lw.buf = b
-	_ = lw.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-	if len(b) == 0 {
-		return lw.rc.Flush() == nil
+	return send(lw.w, lw.rc, b)
+}
+
+// send writes b (possibly nothing) to a stream's client and flushes it,
+// within streamWriteTimeout. It reports false once the client is gone.
+func send(w io.Writer, rc *http.ResponseController, b []byte) bool {
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	if len(b) > 0 {
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
 	}
-	if _, err := lw.w.Write(b); err != nil {
-		return false
-	}
-	return lw.rc.Flush() == nil
+	return rc.Flush() == nil
 }
 
 const logTimeFormat = "2006-01-02T15:04:05.000000Z"

@@ -142,8 +142,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	exec.shell.state, exec.shell.as = state, as
 	log.Info("tasks run as " + as.String())
 	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines
-	logs := newTaskLogs(cfg.logs)
-	exec.shell.logs = logs
+	logs, feed := newTaskLogs(cfg.logs), newChangeFeed()
+	exec.shell.logs, exec.changes = logs, feed
+	svc.Observe(feed.observe)
 	defer reapOrphans(exec.shell.leaders)() // no zombie under taskd
 	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
@@ -167,12 +168,20 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
-	cfg.retention.deleted = func(before time.Time, _ int) { logs.dropEndedBefore(before) }
+	cfg.retention.deleted = func(before time.Time, n int) {
+		logs.dropEndedBefore(before)
+		if n > 0 {
+			feed.bump()
+		}
+	}
 	defer cfg.retention.start(svc, log)()
 	open := newStreams(httpadapter.DefaultMaxOpenWaits, cfg.dbTimeout)
 	mounts := []func(*httpadapter.Handler){func(h *httpadapter.Handler) {
 		h.Handle("GET /v3/tasks/{guid}/logs", logsHandler(h, svc, logs, open))
 	}}
+	if cfg.console {
+		mounts = append(mounts, func(h *httpadapter.Handler) { mountConsole(h, feed, open) })
+	}
 	handler := newHandler(svc, exec, cfg.token, linkBase, log, mounts...)
 	if m != nil {
 		m.attach(svc, cfg.dbTimeout)
