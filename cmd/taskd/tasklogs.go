@@ -17,8 +17,11 @@ import (
 // most -task-log-bytes; older lines are dropped first) and in total
 // (-task-logs-bytes): a line that would pass the total evicts the logs of
 // the tasks that ended longest ago, whole, then, if only running tasks'
-// logs are left, the oldest lines of the task that writes it. Ended tasks'
-// logs stay until then, or until retention deletes the task.
+// logs are left, the oldest lines of the task that writes it. Each task's
+// log counts taskOverhead besides its lines, so that many tasks that wrote
+// nothing are bounded too; only running tasks' logs can take the total
+// beyond the bound, by taskOverhead each. Ended tasks' logs stay until
+// evicted, or until retention deletes the task.
 //
 // Output lives in the memory of the instance that ran the task: it does
 // not survive a restart, and on PostgreSQL another instance has none of it
@@ -29,6 +32,11 @@ import (
 // slice slot and the string header. Counting it bounds the memory of a
 // task that writes empty lines.
 const lineOverhead = 64
+
+// taskOverhead is what a task's log costs without a line: its map entry,
+// struct and place in the eviction order. Counting it keeps the total
+// bound true for many tasks that write nothing.
+const taskOverhead = 256
 
 // logLine is one line of a task's output as it was kept.
 type logLine struct {
@@ -104,7 +112,13 @@ func (s *taskLogs) begin(guid string) {
 		tl.ended = false
 		return
 	}
+	if s.maxBytes == 0 {
+		return // keep no output: every task reads as having none here
+	}
+	for s.bytes+taskOverhead > s.maxBytes && s.evictEnded(guid) {
+	}
 	s.tasks[guid] = &taskLog{wake: make(chan struct{})}
+	s.bytes += taskOverhead
 	close(s.started)
 	s.started = make(chan struct{})
 }
@@ -171,7 +185,7 @@ func (s *taskLogs) evictEnded(keep string) bool {
 }
 
 func (s *taskLogs) forget(guid string, tl *taskLog) {
-	s.bytes -= tl.bytes
+	s.bytes -= tl.bytes + taskOverhead
 	delete(s.tasks, guid)
 	tl.ended = true
 	tl.notify() // its followers stop

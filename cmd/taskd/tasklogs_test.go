@@ -39,7 +39,7 @@ func TestTaskLogsKeepsTheLastLinesOfATask(t *testing.T) {
 	require.EqualValues(t, 3, r.lines[0].n)
 	require.Equal(t, []string{"4"}, texts(s.read("a", 4)))
 	require.EqualValues(t, 0, s.read("a", 4).dropped)
-	require.EqualValues(t, 3*(1+lineOverhead), s.size())
+	require.EqualValues(t, taskOverhead+3*(1+lineOverhead), s.size())
 }
 
 func TestTaskLogsBoundsATasksBytes(t *testing.T) {
@@ -53,13 +53,13 @@ func TestTaskLogsBoundsATasksBytes(t *testing.T) {
 	r := s.read("a", 0)
 	require.Len(t, r.lines, 1)
 	require.True(t, r.lines[0].truncated)
-	require.LessOrEqual(t, s.size(), int64(3*(lineOverhead+10)))
+	require.LessOrEqual(t, s.size(), int64(taskOverhead+3*(lineOverhead+10)))
 }
 
 func TestTaskLogsEvictsTheTasksThatEndedFirst(t *testing.T) {
 	t.Parallel()
 	per := int64(lineOverhead + 10)
-	s := testLogs(1000, 5*per, 6*per)
+	s := testLogs(1000, 10*per, 3*taskOverhead+6*per)
 	for _, g := range []string{"old", "new", "running"} {
 		s.begin(g)
 	}
@@ -68,21 +68,23 @@ func TestTaskLogsEvictsTheTasksThatEndedFirst(t *testing.T) {
 	s.end("old")
 	s.end("new")
 	addN(s, "running", 2, 9)
-	require.Equal(t, 6*per, s.size())
+	require.Equal(t, 3*taskOverhead+6*per, s.size())
 	addN(s, "running", 1, 9)
 	require.False(t, s.read("old", 0).found, "the log of the task that ended first goes first, whole")
 	require.True(t, s.read("new", 0).found)
-	require.Equal(t, 5*per, s.size())
-	addN(s, "running", 2, 9)
+	require.Equal(t, 2*taskOverhead+5*per, s.size())
+	addN(s, "running", 4, 9)
+	require.True(t, s.read("new", 0).found, "it fits still")
+	addN(s, "running", 1, 9)
 	require.False(t, s.read("new", 0).found)
-	require.Equal(t, 5*per, s.size())
-	require.Len(t, s.read("running", 0).lines, 5)
+	require.Equal(t, taskOverhead+8*per, s.size())
+	require.Len(t, s.read("running", 0).lines, 8)
 }
 
 func TestTaskLogsRunningTasksMakeRoomInTheirOwn(t *testing.T) {
 	t.Parallel()
 	per := int64(lineOverhead + 10)
-	s := testLogs(1000, 4*per, 6*per)
+	s := testLogs(1000, 4*per, 2*taskOverhead+6*per)
 	s.begin("big")
 	s.begin("small")
 	addN(s, "big", 4, 9)
@@ -93,7 +95,7 @@ func TestTaskLogsRunningTasksMakeRoomInTheirOwn(t *testing.T) {
 	r := s.read("small", 0)
 	require.Equal(t, []string{"1xxxxxxxxx", "2xxxxxxxxx"}, texts(r))
 	require.EqualValues(t, 3, r.dropped)
-	require.Equal(t, 6*per, s.size())
+	require.Equal(t, 2*taskOverhead+6*per, s.size())
 }
 
 func TestTaskLogsKeepsNothingWithATotalOfZero(t *testing.T) {
@@ -101,9 +103,7 @@ func TestTaskLogsKeepsNothingWithATotalOfZero(t *testing.T) {
 	s := testLogs(10, 1<<10, 0)
 	s.begin("a")
 	addN(s, "a", 3, 0)
-	r := s.read("a", 0)
-	require.True(t, r.found)
-	require.Empty(t, r.lines)
+	require.False(t, s.read("a", 0).found)
 	require.Zero(t, s.size())
 }
 
@@ -147,10 +147,25 @@ func TestTaskLogsDropsWhatRetentionDeleted(t *testing.T) {
 	s.dropEndedBefore(cut)
 	require.False(t, s.read("a", 0).found)
 	require.True(t, s.read("b", 0).found)
-	require.Zero(t, s.size())
+	require.EqualValues(t, taskOverhead, s.size())
 	s.dropEndedBefore(time.Now().Add(time.Second))
 	require.False(t, s.read("b", 0).found)
 	require.Empty(t, s.ended)
+	require.Zero(t, s.size())
+}
+
+func TestTaskLogsBoundsTasksThatWriteNothing(t *testing.T) {
+	t.Parallel()
+	s := testLogs(10, 1<<10, 4*taskOverhead)
+	for i := range 100 {
+		g := strconv.Itoa(i)
+		s.begin(g)
+		s.end(g)
+	}
+	require.EqualValues(t, 4*taskOverhead, s.size())
+	require.Len(t, s.tasks, 4)
+	require.True(t, s.read("99", 0).found)
+	require.False(t, s.read("95", 0).found)
 }
 
 func TestTaskLogsConfig(t *testing.T) {
