@@ -109,7 +109,6 @@ func changesHandler(h *httpadapter.Handler, feed *changeFeed, open *streams) htt
 		hdr.Set("X-Accel-Buffering", "no")
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
-		noReadDeadline(rc)
 		if !send(w, rc, []byte("retry: 1000\n\n")) {
 			return
 		}

@@ -175,9 +175,6 @@ func logsHandler(h *httpadapter.Handler, svc *tasklife.Service, logs *taskLogs, 
 		}
 		w.WriteHeader(http.StatusOK)
 		lw := &logWriter{w: w, rc: http.NewResponseController(w), jsonl: lq.jsonl}
-		if lq.follow {
-			noReadDeadline(lw.rc)
-		}
 		if !lq.follow {
 			lw.write(read, 0)
 			return
@@ -311,12 +308,4 @@ func (lw *logWriter) append(b []byte, l logLine) []byte {
 		return b // a struct of strings always marshals
 	}
 	return append(append(b, j...), '\n')
-}
-
-// noReadDeadline lifts the server's read deadline from a stream's
-// connection: past it, net/http's watch for the client leaving would end
-// the request. The client sends nothing more; a client that left is found
-// at the next write.
-func noReadDeadline(rc *http.ResponseController) {
-	_ = rc.SetReadDeadline(time.Time{})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,7 +114,7 @@ func TestLogsChecks(t *testing.T) {
 
 func TestLogsFollowUntilTheTaskEnds(t *testing.T) {
 	t.Parallel()
-	// The follow outlives the read timeout, which would otherwise end it.
+	// The follow outlives the read timeout and the request deadline.
 	d := startTaskd(t, nil, "-max-running", "1", "-read-timeout", "1s")
 	release := filepath.Join(t.TempDir(), "release")
 	first := d.create("echo first; while [ ! -e " + release + " ]; do sleep 0.05; done")
@@ -172,4 +173,22 @@ func TestLogsKeepWhatTheRateLimitLetThrough(t *testing.T) {
 	require.Equal(t, "stdout 123456789", got[0])
 	require.NotContains(t, got, "stdout dropped")
 	require.Contains(t, string(b), "taskd app instance exceeded log rate limit (10 bytes/sec): dropped 1 lines, 8 bytes")
+}
+
+func TestStreamsHaveNoRequestDeadline(t *testing.T) {
+	t.Parallel()
+	for target, stream := range map[string]bool{
+		"/v3/tasks/x/logs?follow=true":  true,
+		changesPath:                     true,
+		"/v3/tasks/x/logs":              false,
+		"/v3/tasks/x/logs?follow=false": false,
+		"/v3/tasks/x":                   false,
+	} {
+		var has bool
+		h := withDeadline(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			_, has = r.Context().Deadline()
+		}), time.Second)
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		require.Equal(t, !stream, has, target)
+	}
 }
