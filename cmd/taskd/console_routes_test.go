@@ -154,3 +154,12 @@ func TestChangesStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "event: change\ndata: 2\n", event())
 }
+
+func TestBannerNamesTheConsole(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		var b strings.Builder
+		printBanner(&b, "http://127.0.0.1:8080", &config{token: "t", generated: true, console: on}, "in-memory store")
+		require.Equal(t, on, strings.Contains(b.String(), "\nor open the console: http://127.0.0.1:8080/console/\n"), b.String())
+	}
+}

@@ -12,8 +12,10 @@
 // TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750 allows) or
 // -token-file, or is generated; taskd refuses to listen beyond loopback
 // with a generated token. Each line a task writes is logged with the task's
-// guid and name, within the task's log rate limit. SIGINT or SIGTERM cancels
-// every running task and exits once they have stopped.
+// guid and name, within the task's log rate limit, and the recent lines are
+// kept for GET /v3/tasks/{guid}/logs and the web console at /console/.
+// SIGINT or SIGTERM cancels every running task and exits once they have
+// stopped.
 //
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
 // PostgreSQL database. Then they survive a restart, and several taskd
@@ -279,6 +281,9 @@ func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+	if cfg.console {
+		fmt.Fprintf(w, "or open the console: %s/console/\n", base)
+	}
 }
 
 // shellQuote quotes s for a POSIX shell.

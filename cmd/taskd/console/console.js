@@ -7,6 +7,7 @@
   const TOKEN_KEY = 'taskd-token';
   const PER_PAGE = 50;
   const MAX_LOG_LINES = 5000; // the page shows at most this many
+  const RELOAD_GAP = 500; // ms between reloads of the list while tasks change
   const terminal = (s) => s === 'SUCCEEDED' || s === 'FAILED';
   // Paths are relative to /console/, so that the console works wherever
   // taskd is mounted.
@@ -85,15 +86,20 @@
 
   // events reads a Server-Sent Events stream with the token (EventSource
   // cannot send one), resuming with Last-Event-ID, until onEvent returns
-  // false or signal aborts.
-  async function events(path, onEvent, signal) {
-    let lastID = '';
+  // false, signal aborts or taskd refuses it (a 4xx). onOpen(first) runs
+  // at each connection.
+  async function events(path, onEvent, signal, onOpen = () => {}) {
+    let lastID = '', first = true;
     while (!signal.aborted) {
       try {
         const resp = await call(path, { signal, headers: lastID ? { 'Last-Event-ID': lastID } : {} });
         if (!resp.ok) {
           showError('Live updates: ' + await problem(resp));
+          if (resp.status < 500 && resp.status !== 429) return;
         } else {
+          showError('');
+          onOpen(first);
+          first = false;
           let name = 'message', data = [];
           for await (const line of lines(resp)) {
             if (line === '') {
@@ -175,18 +181,22 @@
     show('list');
     const ctl = new AbortController();
     stopView = () => ctl.abort();
-    // One reload at a time; changes during one cause one more.
+    // One reload at a time, at most every RELOAD_GAP ms: changes during
+    // one cause one more, so a busy taskd costs a console two list
+    // requests a second, whatever its rate of changes.
     let loading = false, again = false;
     const reload = () => {
       if (loading) { again = true; return; }
       loading = true;
-      loadList(ctl.signal).catch(() => {}).finally(() => {
+      loadList(ctl.signal).catch(() => {}).finally(async () => {
+        if (again) await sleep(RELOAD_GAP, ctl.signal);
         loading = false;
         if (again && !ctl.signal.aborted) { again = false; reload(); }
       });
     };
     reload();
-    events('console/api/changes', () => { reload(); }, ctl.signal);
+    // A reconnection may have missed changes: reload then too.
+    events('console/api/changes', () => { reload(); }, ctl.signal, (first) => { if (!first) reload(); });
     listReload = reload;
   }
   let listReload = () => {};
