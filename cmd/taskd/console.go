@@ -103,6 +103,9 @@ func changesHandler(h *httpadapter.Handler, feed *changeFeed, open *streams) htt
 			return
 		}
 		defer open.release()
+		// Before the first byte: a change the client could cause once it
+		// has read it is after this count, and is sent.
+		last, wake := feed.current()
 		hdr := w.Header()
 		hdr.Set("Content-Type", "text/event-stream")
 		hdr.Set("Cache-Control", "no-store")
@@ -114,7 +117,6 @@ func changesHandler(h *httpadapter.Handler, feed *changeFeed, open *streams) htt
 		}
 		beat := time.NewTicker(httpadapter.DefaultHeartbeat)
 		defer beat.Stop()
-		last, wake := feed.current()
 		for {
 			select {
 			case <-wake:

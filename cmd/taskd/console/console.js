@@ -86,20 +86,19 @@
 
   // events reads a Server-Sent Events stream with the token (EventSource
   // cannot send one), resuming with Last-Event-ID, until onEvent returns
-  // false, signal aborts or taskd refuses it (a 4xx). onOpen(first) runs
-  // at each connection.
-  async function events(path, onEvent, signal, onOpen = () => {}) {
-    let lastID = '', first = true;
+  // false, signal aborts or taskd refuses it (a 4xx). onConnect(ok) runs
+  // after each attempt to connect.
+  async function events(path, onEvent, signal, onConnect = () => {}) {
+    let lastID = '';
     while (!signal.aborted) {
       try {
         const resp = await call(path, { signal, headers: lastID ? { 'Last-Event-ID': lastID } : {} });
+        onConnect(resp.ok);
         if (!resp.ok) {
           showError('Live updates: ' + await problem(resp));
           if (resp.status < 500 && resp.status !== 429) return;
         } else {
           showError('');
-          onOpen(first);
-          first = false;
           let name = 'message', data = [];
           for await (const line of lines(resp)) {
             if (line === '') {
@@ -118,6 +117,7 @@
         }
       } catch (e) {
         if (e instanceof SignedOut || signal.aborted) return;
+        onConnect(false);
       }
       await sleep(1000, signal);
     }
@@ -194,9 +194,14 @@
         if (again && !ctl.signal.aborted) { again = false; reload(); }
       });
     };
-    reload();
-    // A reconnection may have missed changes: reload then too.
-    events('console/api/changes', () => { reload(); }, ctl.signal, (first) => { if (!first) reload(); });
+    // The list loads once the changes stream is open, so that no change
+    // falls between the two, and again after each reconnection, which
+    // may have missed some. Without the stream, it loads all the same.
+    let loaded = false;
+    events('console/api/changes', () => { reload(); }, ctl.signal, (ok) => {
+      if (ok || !loaded) reload();
+      loaded = true;
+    });
     listReload = reload;
   }
   let listReload = () => {};
