@@ -37,7 +37,7 @@ func TestConsoleLoadsFastWithManyTasks(t *testing.T) {
 		require.NoError(t, err)
 	}
 	t.Logf("stored %d tasks in %v", loadTasks, time.Since(fill).Round(time.Millisecond))
-	logs := newTaskLogs(logsConfig{taskLines: 1, taskBytes: 64, total: 64})
+	logs := newTaskLogs(logsConfig{taskLines: 1, taskBytes: 1 << 10, total: 1 << 10})
 	open := newStreams(8, time.Minute)
 	srv := httptest.NewServer(newHandler(svc, storeOnly{svc}, "secret", "", slog.New(slog.DiscardHandler),
 		func(h *httpadapter.Handler) { h.Handle("GET /v3/tasks/{guid}/logs", logsHandler(h, svc, logs, open)) },

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -28,10 +30,11 @@ import (
 // (the database holds tasks, not output: writing every line there would
 // make a chatty task a write load on the store every instance shares).
 
-// lineOverhead is what a kept line costs beyond its text: the struct, the
-// slice slot and the string header. Counting it bounds the memory of a
-// task that writes empty lines.
-const lineOverhead = 64
+// lineOverhead is what a kept line costs beyond its text: its logLine in
+// the slice (72 bytes on 64-bit) and the rounding of the text's
+// allocation. Counting it bounds the memory of a task that writes empty
+// lines.
+const lineOverhead = 96
 
 // taskOverhead is what a task's log costs without a line: its map entry,
 // struct and place in the eviction order. Counting it keeps the total
@@ -84,13 +87,13 @@ type logsConfig struct {
 
 func (c *logsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.taskLines, "task-log-lines", 1000, "how many of a task's last lines of output taskd keeps for GET /v3/tasks/{guid}/logs")
-	fs.Int64Var(&c.taskBytes, "task-log-bytes", 256<<10, "how many bytes of a task's last output taskd keeps (each line counts 64 bytes more than its text)")
+	fs.Int64Var(&c.taskBytes, "task-log-bytes", 256<<10, "how many bytes of a task's last output taskd keeps (each line counts "+strconv.Itoa(lineOverhead)+" bytes more than its text)")
 	fs.Int64Var(&c.total, "task-logs-bytes", 64<<20, "how many bytes of output taskd keeps in all; beyond it, the logs of the tasks that ended first go (0: keep no output)")
 }
 
 func (c *logsConfig) check() error {
 	if c.taskLines < 1 || c.taskBytes < lineOverhead {
-		return errors.New("-task-log-lines must be at least 1 and -task-log-bytes at least 64")
+		return fmt.Errorf("-task-log-lines must be at least 1 and -task-log-bytes at least %d", lineOverhead)
 	}
 	if c.total != 0 && c.total < c.taskBytes {
 		return errors.New("-task-logs-bytes must be 0 (keep no output) or at least -task-log-bytes")

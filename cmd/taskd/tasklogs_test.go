@@ -73,12 +73,13 @@ func TestTaskLogsEvictsTheTasksThatEndedFirst(t *testing.T) {
 	require.False(t, s.read("old", 0).found, "the log of the task that ended first goes first, whole")
 	require.True(t, s.read("new", 0).found)
 	require.Equal(t, 2*taskOverhead+5*per, s.size())
-	addN(s, "running", 4, 9)
+	fits := int((taskOverhead + per) / per) // the room old left
+	addN(s, "running", fits, 9)
 	require.True(t, s.read("new", 0).found, "it fits still")
 	addN(s, "running", 1, 9)
 	require.False(t, s.read("new", 0).found)
-	require.Equal(t, taskOverhead+8*per, s.size())
-	require.Len(t, s.read("running", 0).lines, 8)
+	require.Len(t, s.read("running", 0).lines, 4+fits)
+	require.Equal(t, taskOverhead+int64(4+fits)*per, s.size())
 }
 
 func TestTaskLogsRunningTasksMakeRoomInTheirOwn(t *testing.T) {
@@ -170,9 +171,9 @@ func TestTaskLogsBoundsTasksThatWriteNothing(t *testing.T) {
 
 func TestTaskLogsConfig(t *testing.T) {
 	t.Parallel()
-	require.NoError(t, (&logsConfig{taskLines: 1, taskBytes: 64, total: 0}).check())
-	require.NoError(t, (&logsConfig{taskLines: 1, taskBytes: 64, total: 64}).check())
-	require.Error(t, (&logsConfig{taskLines: 0, taskBytes: 64, total: 64}).check())
-	require.Error(t, (&logsConfig{taskLines: 1, taskBytes: 63, total: 64}).check())
-	require.Error(t, (&logsConfig{taskLines: 1, taskBytes: 128, total: 64}).check())
+	require.NoError(t, (&logsConfig{taskLines: 1, taskBytes: lineOverhead, total: 0}).check())
+	require.NoError(t, (&logsConfig{taskLines: 1, taskBytes: lineOverhead, total: lineOverhead}).check())
+	require.Error(t, (&logsConfig{taskLines: 0, taskBytes: lineOverhead, total: lineOverhead}).check())
+	require.Error(t, (&logsConfig{taskLines: 1, taskBytes: lineOverhead - 1, total: lineOverhead}).check())
+	require.Error(t, (&logsConfig{taskLines: 1, taskBytes: 2 * lineOverhead, total: lineOverhead}).check())
 }
