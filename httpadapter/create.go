@@ -34,7 +34,8 @@ func WithCreate(create CreateFunc) Option {
 
 // create serves POST /v3/apps/{guid}/tasks in Cloud Controller's order
 // (TasksController#create): authenticate (401), may write at all (403),
-// the body (400, 413, 422: TaskCreateMessage), then the host's hook.
+// the body (400, 413, 422: TaskCreateMessage), the app (404, with
+// WithAppExists), then the host's hook.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	p, ok := h.AuthenticateToWrite(w, r)
 	if !ok {
@@ -51,6 +52,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nt.AppGUID = r.PathValue("guid")
+	if !h.checkApp(w, r, p, nt.AppGUID) {
+		return
+	}
 	// The fingerprint is of the request as the client sent it, before the
 	// host's defaults.
 	if nt.IdempotencyKey, err = h.idempotencyKey(rawKey, p, "create", nt); err != nil {
@@ -153,4 +157,22 @@ func values(m map[string]*string) map[string]string {
 		return nil
 	}
 	return out
+}
+
+// checkApp asks WithAppExists's hook, if there is one, whether appGUID is
+// an app p may see. It reports false once it has written the error: 404
+// "App not found", or the hook's.
+func (h *Handler) checkApp(w http.ResponseWriter, r *http.Request, p Principal, appGUID string) bool {
+	if h.appExists == nil {
+		return true
+	}
+	exists, err := h.appExists(r.Context(), p, appGUID)
+	if err != nil {
+		h.WriteError(w, r, err)
+		return false
+	}
+	if !exists {
+		h.WriteError(w, r, errAppNotFound)
+	}
+	return exists
 }

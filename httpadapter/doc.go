@@ -26,8 +26,10 @@
 // PermCancelTask (403), then the cancel itself (422 on a finished task).
 // PermReadSecrets decides whether "command" appears. A request refused at
 // any step changes nothing. BearerToken is one static token that may do
-// everything; InsecureAllowAll lets anyone do anything and is for demos and
-// tests. There is no default.
+// everything; UAA accepts a Cloud Foundry UAA's signed access tokens (keys
+// from a shared secret or the UAA's /token_keys) and grants what Cloud
+// Controller grants for their scopes; InsecureAllowAll lets anyone do
+// anything and is for demos and tests. There is no default.
 //
 // # Mounting and host routes
 //

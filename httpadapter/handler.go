@@ -23,6 +23,8 @@ type Handler struct {
 	trustForwardedHeaders bool
 	appExists             func(ctx context.Context, p Principal, appGUID string) (bool, error)
 	createTask            CreateFunc
+	apps                  tasklife.AppStore // WithApps; nil: no app routes
+	space                 Space
 	mux                   *http.ServeMux
 	waits                 waitLimits // long polls and event streams
 	inflight              inflight   // idempotency keys being served; see idempotency.go
@@ -56,10 +58,12 @@ func WithLogger(l *slog.Logger) Option {
 	return func(h *Handler) { h.logger = l }
 }
 
-// WithAppExists gives the per-app list a way to tell an app that does not
+// WithAppExists gives the per-app routes a way to tell an app that does not
 // exist (or that p may not see), answered 404 "App not found" as Cloud
-// Controller does, from an app without tasks. Without it the adapter knows
-// no apps, and every app guid lists its tasks, possibly none.
+// Controller does: the per-app list, and a create (after the body is
+// validated, before the CreateFunc runs, in Cloud Controller's order).
+// Without it the adapter knows no apps: every app guid lists its tasks,
+// possibly none, and the CreateFunc decides about the app.
 func WithAppExists(exists func(ctx context.Context, p Principal, appGUID string) (bool, error)) Option {
 	return func(h *Handler) { h.appExists = exists }
 }
@@ -90,6 +94,9 @@ func New(svc *tasklife.Service, auth Authorizer, opts ...Option) *Handler {
 	h.handleFunc("GET /v3/audit_events", h.auditEvents)
 	if h.createTask != nil {
 		h.handleFunc("POST /v3/apps/{guid}/tasks", h.create)
+	}
+	if h.apps != nil {
+		h.handleApps()
 	}
 	// Everything no pattern claims lands here, so that unknown paths and
 	// wrong methods get the CF envelope instead of ServeMux's plain text.

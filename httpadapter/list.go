@@ -27,16 +27,8 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request, appGUID stri
 		return
 	}
 	ctx := r.Context()
-	if perApp && h.appExists != nil {
-		exists, err := h.appExists(ctx, p, appGUID)
-		if err != nil {
-			h.WriteError(w, r, err)
-			return
-		}
-		if !exists {
-			h.WriteError(w, r, errAppNotFound)
-			return
-		}
+	if perApp && !h.checkApp(w, r, p, appGUID) {
+		return
 	}
 	if s, ok := h.auth.(ListScoper); ok {
 		if err := s.ScopeList(ctx, p, &lr.q); err != nil {

@@ -103,12 +103,7 @@ func parseListQuery(raw, appGUID string) (listRequest, *Error) {
 	q.PerPage = positiveInt(last("per_page"))
 	// An empty order_by is CC's "not present": the default order.
 	if v, ok := last("order_by"); ok && v != "" {
-		// A sign alone is no sign: "-" stays a field Normalize refuses.
-		field, desc := v, false
-		if len(field) > 1 && (field[0] == '+' || field[0] == '-') {
-			field, desc = field[1:], field[0] == '-'
-		}
-		q.OrderBy, q.Descending = tasklife.OrderBy(field), desc
+		q.OrderBy, q.Descending = parseOrderBy(v)
 		lr.filters.Set("order_by", v)
 	}
 
@@ -118,6 +113,15 @@ func parseListQuery(raw, appGUID string) (listRequest, *Error) {
 	}
 	lr.q = nq
 	return lr, nil
+}
+
+// parseOrderBy splits an order_by value into its field and direction. A
+// sign alone is no sign: "-" stays a field Normalize refuses.
+func parseOrderBy(v string) (tasklife.OrderBy, bool) {
+	if len(v) > 1 && (v[0] == '+' || v[0] == '-') {
+		return tasklife.OrderBy(v[1:]), v[0] == '-'
+	}
+	return tasklife.OrderBy(v), false
 }
 
 // badQuery is the 400 for a list query's problems: the unknown parameters

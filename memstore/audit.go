@@ -40,6 +40,7 @@ func (s *Store) UpdateMetadata(ctx context.Context, guid string, patch tasklife.
 		r.labels, r.annotations = labels, annotations
 		r.updated = s.later(r.updated)
 		r.version++
+		sh.touch(r)
 	}
 	return r.task(), nil
 }

@@ -90,7 +90,7 @@ func (s *Store) Claim(ctx context.Context, req tasklife.ClaimRequest) ([]*taskli
 		sh.mu.Lock()
 		if r.currentState() == tasklife.StatePending {
 			r.owner = req.Owner
-			s.move(r, tasklife.StateRunning, "")
+			s.move(sh, r, tasklife.StateRunning, "")
 			r.lease = r.updated + lease
 			claimed = append(claimed, r.task())
 		}
@@ -192,6 +192,6 @@ func (s *Store) expire(r *record, req tasklife.ExpireRequest) (tasklife.Change, 
 	default:
 		return tasklife.Change{}, false
 	}
-	s.move(r, tasklife.StateFailed, reason)
+	s.move(sh, r, tasklife.StateFailed, reason)
 	return tasklife.Change{Task: r.task(), From: from, To: tasklife.StateFailed, Event: ev}, true
 }

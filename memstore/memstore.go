@@ -8,13 +8,14 @@
 //	}
 //
 // Tasks are spread over shards by GUID, each with its own lock, so
-// transitions on different tasks rarely contend. A transition locks one
-// shard; a list locks them all (for reading) and so sees one consistent
-// moment.
+// transitions on different tasks rarely contend. A write locks one shard.
+// Lists walk B-tree indexes (index.go, list.go) that writes only mark out
+// of date, so that they cost a write no wait; a list brings them up to
+// date, then read-locks every shard for as long as it walks to its page,
+// and so sees one consistent moment.
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"hash/maphash"
 	"slices"
@@ -33,9 +34,16 @@ const numShards = 64
 type Store struct {
 	seed   maphash.Seed
 	now    func() time.Time
-	order  atomic.Uint64 // creation order, for ties in list ordering
 	shards [numShards]shard
-	apps   [numShards]appShard
+	ix     *index // the list indexes; see index.go
+	// creation hands out the creation order and created_at together, so
+	// that the two agree (see Create).
+	creation struct {
+		mu      sync.Mutex
+		order   uint64
+		created int64
+	}
+	apps [numShards]appShard
 
 	auditMu sync.RWMutex
 	audit   []*tasklife.AuditEvent // in the order recorded; see audit.go
@@ -54,12 +62,29 @@ type Store struct {
 	// The ended records, for retention.go.
 	endMu  sync.Mutex
 	endedQ endedQueue
+	// Apps; see apps.go.
+	appMu  sync.RWMutex
+	appsBy appIndex
 }
 
 type shard struct {
 	mu    sync.RWMutex
 	tasks map[string]*record
-	_     [64 - 32]byte // one 64-byte cache line per shard: no false sharing
+	dirty []*record // written since the list indexes caught up; see index.go
+	// ndirty is len(dirty), for a catch-up to skip shards with few
+	// without locking them.
+	ndirty atomic.Int32
+	_      [64 - 60]byte // one 64-byte cache line per shard: no false sharing
+}
+
+// touch marks r, just written with sh locked, for the list indexes to
+// catch up with: at most once until they do.
+func (sh *shard) touch(r *record) {
+	if !r.dirty {
+		r.dirty = true
+		sh.dirty = append(sh.dirty, r)
+		sh.ndirty.Store(int32(len(sh.dirty)))
+	}
 }
 
 type appShard struct {
@@ -84,6 +109,7 @@ func New(opts ...Option) *Store {
 		s.shards[i].tasks = make(map[string]*record)
 		s.apps[i].seq = make(map[string]int64)
 	}
+	s.ix = newIndex(s.seed)
 	for _, o := range opts {
 		o(s)
 	}
@@ -140,9 +166,16 @@ func (s *Store) create(ctx context.Context, t *tasklife.Task, audit *tasklife.Au
 			sh.mu.Unlock()
 			continue
 		}
-		r := newRecord(t, guid, seq, s.timestamp(0))
-		r.order = s.order.Add(1)
+		// Creation order and created_at agree: a clock that steps back
+		// repeats the last timestamp rather than go before it. Lists by
+		// creation sort by the order alone.
+		s.creation.mu.Lock()
+		r := newRecord(t, guid, seq, s.timestamp(s.creation.created))
+		s.creation.order++
+		r.order, s.creation.created = s.creation.order, r.created
+		s.creation.mu.Unlock()
 		sh.tasks[r.guid()] = r // keyed by the blob's copy: no second string
+		sh.touch(r)
 		s.queue(r)
 		out := r.task()
 		s.record(audit, out)
@@ -200,7 +233,7 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 	if !applies {
 		return tasklife.TransitionResult{Task: r.task()}, nil
 	}
-	s.move(r, req.To, req.FailureReason)
+	s.move(sh, r, req.To, req.FailureReason)
 	out := r.task()
 	s.record(req.Audit, out)
 	if req.Idempotency != nil {
@@ -209,9 +242,10 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 	return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
 }
 
-// move writes r's new state, with its shard locked, and keeps the indexes
-// of lease.go up to date.
-func (s *Store) move(r *record, to tasklife.State, reason string) {
+// move writes r's new state, with its shard sh locked, keeps the indexes
+// of lease.go up to date, and marks r for the list indexes.
+func (s *Store) move(sh *shard, r *record, to tasklife.State, reason string) {
+	sh.touch(r)
 	from := r.currentState()
 	r.state = stateIndex(to)
 	r.failure = ""
@@ -238,81 +272,6 @@ func (s *Store) move(r *record, to tasklife.State, reason string) {
 		s.active[r] = r.owner
 		s.actMu.Unlock()
 	}
-}
-
-// List implements tasklife.Store. It read-locks every shard for the length
-// of the call, so the page and the total describe one moment.
-func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for i := range s.shards {
-		s.shards[i].mu.RLock()
-	}
-	defer func() {
-		for i := range s.shards {
-			s.shards[i].mu.RUnlock()
-		}
-	}()
-
-	var hits []*record
-	if len(q.GUIDs) > 0 {
-		seen := make(map[string]bool, len(q.GUIDs))
-		for _, g := range q.GUIDs {
-			if seen[g] {
-				continue
-			}
-			seen[g] = true
-			if r, ok := s.shards[s.shardIndex(g)].tasks[g]; ok && matches(r, q) {
-				hits = append(hits, r)
-			}
-		}
-	} else {
-		for i := range s.shards {
-			for _, r := range s.shards[i].tasks {
-				if matches(r, q) {
-					hits = append(hits, r)
-				}
-			}
-		}
-	}
-
-	key := func(r *record) int64 { return r.created }
-	if q.OrderBy == tasklife.OrderByUpdatedAt {
-		key = func(r *record) int64 { return r.updated }
-	}
-	slices.SortFunc(hits, func(a, b *record) int {
-		c := cmp.Compare(key(a), key(b))
-		if c == 0 {
-			c = cmp.Compare(a.order, b.order)
-		}
-		if q.Descending {
-			return -c
-		}
-		return c
-	})
-
-	// q passed tasklife.ListQuery.Normalize: Page and PerPage are at least 1.
-	page := &tasklife.Page{TotalResults: len(hits), Tasks: []*tasklife.Task{}}
-	if skip := q.Page - 1; skip <= len(hits)/q.PerPage { // no overflow for huge pages
-		start := skip * q.PerPage
-		for _, r := range hits[min(start, len(hits)):min(start+q.PerPage, len(hits))] {
-			page.Tasks = append(page.Tasks, r.task())
-		}
-	}
-	return page, nil
-}
-
-// matches is the filter every list path applies to a record. The
-// cheapest tests come first; a zero filter costs one comparison.
-func matches(r *record, q tasklife.ListQuery) bool {
-	return (len(q.Names) == 0 || slices.Contains(q.Names, r.text(textName))) &&
-		(len(q.States) == 0 || slices.Contains(q.States, r.currentState())) &&
-		(len(q.AppGUIDs) == 0 || slices.Contains(q.AppGUIDs, r.text(textApp))) &&
-		(len(q.SequenceIDs) == 0 || slices.Contains(q.SequenceIDs, r.seq)) &&
-		(q.CreatedAts.IsZero() || q.CreatedAts.Match(time.UnixMicro(r.created))) &&
-		(q.UpdatedAts.IsZero() || q.UpdatedAts.Match(time.UnixMicro(r.updated))) &&
-		selected(q.LabelSelector, r.labels)
 }
 
 // selected reports whether labels satisfy every requirement.

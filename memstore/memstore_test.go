@@ -17,6 +17,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) tasklife.Store { return memstore.New() })
 }
 
+func TestAppsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunApps(t, func(*testing.T) tasklife.Store { return memstore.New() })
+}
+
 // TestLinearizability checks 500 concurrent histories with porcupine,
 // among them a zombie owner's fenced writes racing the expiry of its
 // leases.

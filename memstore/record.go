@@ -14,6 +14,12 @@ import (
 // create share one string (blob); the Task handed out slices it, which
 // costs no allocation and cannot alias anything mutable.
 type record struct {
+	fields
+	heapIndex int // its place in the pending queue, -1 when out; guarded by Store.pendMu
+}
+
+// fields are what a record's shard lock guards: a list copies them.
+type fields struct {
 	blob        string
 	ends        [numText]uint32 // end offset of each text field in blob
 	failure     string
@@ -31,9 +37,15 @@ type record struct {
 	lease       int64  // unix microseconds the lease runs out; 0: none
 	canceling   int64  // unix microseconds it entered CANCELING
 	endedAt     int64  // unix microseconds it ended; see retention.go
-	heapIndex   int    // its place in the pending queue, -1 when out; guarded by Store.pendMu
 	state       uint8  // index into states
 	hasDisk     bool
+	// The list indexes' view of the record (index.go); guarded by its
+	// shard's lock and the index's.
+	dirty          bool  // written since the indexes caught up with it
+	indexed        bool  // in the indexes, under the two keys below
+	gone           bool  // deleted: the indexes let go of it when they catch up
+	indexedState   uint8 // its state when the indexes last caught up
+	indexedUpdated int64 // its updated_at then
 }
 
 // The text fields in blob, in order.
@@ -73,7 +85,7 @@ func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
 		n += len(s)
 	}
 	buf := make([]byte, 0, n)
-	r := &record{
+	r := &record{heapIndex: -1, fields: fields{
 		labels:      cloneMap(t.Labels),
 		annotations: cloneMap(t.Annotations),
 		seq:         seq,
@@ -83,8 +95,7 @@ func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
 		created:     now,
 		updated:     now,
 		state:       stateIndex(tasklife.StatePending),
-		heapIndex:   -1,
-	}
+	}}
 	for i, s := range texts {
 		buf = append(buf, s...)
 		r.ends[i] = uint32(len(buf))
@@ -96,7 +107,7 @@ func newRecord(t *tasklife.Task, guid string, seq int64, now int64) *record {
 	return r
 }
 
-func (r *record) text(i int) string {
+func (r *fields) text(i int) string {
 	start := uint32(0)
 	if i > 0 {
 		start = r.ends[i-1]
@@ -104,11 +115,11 @@ func (r *record) text(i int) string {
 	return r.blob[start:r.ends[i]]
 }
 
-func (r *record) guid() string                 { return r.text(textGUID) }
-func (r *record) currentState() tasklife.State { return states[r.state] }
+func (r *fields) guid() string                 { return r.text(textGUID) }
+func (r *fields) currentState() tasklife.State { return states[r.state] }
 
 // task returns a caller-owned copy of the record as a Task.
-func (r *record) task() *tasklife.Task {
+func (r *fields) task() *tasklife.Task {
 	t := &tasklife.Task{
 		GUID:                         r.text(textGUID),
 		AppGUID:                      r.text(textApp),

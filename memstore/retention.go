@@ -67,6 +67,8 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time, limit int) (i
 		due := present && r.updated < cutoff
 		if due {
 			delete(sh.tasks, r.guid())
+			r.gone = true
+			sh.touch(r)
 		}
 		sh.mu.Unlock()
 		s.endMu.Lock()
@@ -81,6 +83,9 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time, limit int) (i
 		if due {
 			deleted++
 		}
+	}
+	if deleted > 0 { // the list indexes let go of the deleted records
+		s.catchUpAll()
 	}
 	return deleted, nil
 }

@@ -120,7 +120,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, err)
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	require.NoError(t, err)
-	require.Equal(t, []int32{1, 2, 3, 4, 5, 6}, versions)
+	require.Equal(t, []int32{1, 2, 3, 4, 5, 6, 7}, versions)
 	var prev *string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT prev_state FROM `+ident+`.tasks WHERE guid = $1`, task.GUID).Scan(&prev))
 	require.Nil(t, prev)

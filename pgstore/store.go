@@ -92,6 +92,7 @@ type statements struct {
 	claim, claimGUIDs, renew, expire   string        // see lease.go
 	deleteEnded                        string        // see retention.go
 	keys                               keyStatements // see idempotency.go
+	apps                               appStatements // see apps.go
 	tasks                              string        // the qualified table name, for List
 	schema                             string
 }
@@ -172,6 +173,7 @@ SELECT false, NULL, ` + columns + ` FROM ` + tasks + ` WHERE guid = $1 AND NOT E
 	st.addLeaseStatements(channel)
 	st.addAuditStatements(schema)
 	st.addKeyStatements(schema)
+	st.apps = newAppStatements(schema)
 	st.updateMetadata = metadataStatement(tasks)
 	return st
 }
@@ -382,7 +384,11 @@ func (o *ops) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page, e
 	}
 
 	stmt, pageArgs := o.sql.listPage(q, where, args, perPage, skip*perPage)
-	rows, err := o.db.Query(ctx, stmt, pageArgs...)
+	// Planned with its values every time (an unnamed statement), as Cloud
+	// Controller's lists are: a cached generic plan cannot use the partial
+	// index of one state, and counted 1,000,000 rows for state=CANCELING
+	// (104 ms against 4 ms).
+	rows, err := o.db.Query(ctx, stmt, append([]any{pgx.QueryExecModeExec}, pageArgs...)...)
 	if err != nil {
 		return nil, classify(ctx, "list", err)
 	}

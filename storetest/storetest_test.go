@@ -52,16 +52,23 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.fault, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStore$", "-test.v")
-			cmd.Env = append(os.Environ(), faultEnv+"="+tc.fault)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "the suite must fail against %s; output:\n%s", tc.fault, out)
-			for _, sub := range tc.caughtBy {
-				require.Contains(t, string(out), "--- FAIL: TestBrokenStore/"+sub+" ",
-					"%s must be caught by %s; output:\n%s", tc.fault, sub, out)
-			}
+			requireCaught(t, "TestBrokenStore", tc.fault, tc.caughtBy...)
 		})
+	}
+}
+
+// requireCaught runs test, a suite against the broken store fault, in a
+// child process, and fails t unless each of subtests fails there.
+func requireCaught(t *testing.T, test, fault string, subtests ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), faultEnv+"="+fault)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the suite must fail against %s; output:\n%s", fault, out)
+	for _, sub := range subtests {
+		require.Contains(t, string(out), "--- FAIL: "+test+"/"+sub+" ",
+			"%s must be caught by %s; output:\n%s", fault, sub, out)
 	}
 }
 

@@ -59,6 +59,8 @@ type config struct {
 	console bool
 	logs    logsConfig // bounds on the task output kept (tasklogs.go)
 
+	cf cfFront // the org, space and apps CF clients see (cf.go)
+
 	limits      // bounds on clients, tasks and the database (limits.go)
 	retention   // how long ended tasks are kept (retention.go)
 	secretFiles // secrets from files, never the command line (secrets.go)
@@ -86,6 +88,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "`host:port` to serve Prometheus metrics on, at /metrics, apart from the API (default: no metrics)")
 	fs.BoolVar(&c.console, "console", true, "serve the web console at /console/")
 	c.logs.flags(fs)
+	c.cf = defaultFront()
+	fs.StringVar(&c.cf.org, "org", c.cf.org, "`name` of the one Cloud Foundry org CF clients target (cf target -o)")
+	fs.StringVar(&c.cf.space, "space", c.cf.space, "`name` of the one space in it (cf target -s), where apps live")
+	fs.BoolVar(&c.cf.strictApps, "strict-apps", false, "answer a task for an app taskd does not keep 404 \"App not found\", as Cloud Controller does (default: the task registers its app, named after its guid)")
 	c.limits.flags(fs)
 	c.retention.flags(fs)
 	c.secretFiles.flags(fs)
@@ -101,6 +107,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.grace < 0 {
 		return nil, errors.New("-cancel-grace must not be negative")
+	}
+	if c.cf.org == "" || c.cf.space == "" {
+		return nil, errors.New("-org and -space must not be empty")
 	}
 	if c.maxRunning < 1 {
 		return nil, errors.New("-max-running must be at least 1")

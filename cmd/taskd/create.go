@@ -23,11 +23,12 @@ var errNotAccepting = &httpadapter.Error{
 }
 
 // createHook is taskd's part of POST /v3/apps/{guid}/tasks, which the
-// adapter serves: taskd has no apps (every app guid exists) and one
-// token (whoever holds it may create anywhere), so what is left is its
-// reserved annotations and handing the task to the executor. The default
-// log rate limit is the executor's (-log-rate-limit).
-func createHook(c creator) httpadapter.CreateFunc {
+// adapter serves: one token (whoever holds it may create anywhere), and
+// apps checked by the adapter (-strict-apps) or registered by register,
+// when it is set, once the request has passed every check. What is left
+// is its reserved annotations and handing the task to the executor. The
+// default log rate limit is the executor's (-log-rate-limit).
+func createHook(c creator, register func(ctx context.Context, appGUID string) error) httpadapter.CreateFunc {
 	return func(ctx context.Context, _ httpadapter.Principal, nt tasklife.NewTask) (*tasklife.Task, error) {
 		for k := range nt.Annotations {
 			if strings.HasPrefix(k, reservedPrefix) {
@@ -35,6 +36,11 @@ func createHook(c creator) httpadapter.CreateFunc {
 				// a client that could set them could hand it to another.
 				return nil, httpadapter.UnprocessableEntity("Metadata annotations key error: prefix '" +
 					strings.TrimSuffix(reservedPrefix, "/") + "' is reserved")
+			}
+		}
+		if register != nil {
+			if err := register(ctx, nt.AppGUID); err != nil {
+				return nil, err
 			}
 		}
 		t, err := c.Create(ctx, nt)

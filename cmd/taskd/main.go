@@ -17,6 +17,13 @@
 // SIGINT or SIGTERM cancels every running task and exits once they have
 // stopped.
 //
+// The cf CLI drives it unchanged: taskd is its own UAA (POST /oauth/token
+// issues JWTs signed with a key derived from the token, for cf auth taskd
+// "$TASKD_TOKEN" --client-credentials and cf login -u admin -p
+// "$TASKD_TOKEN"), and serves one org (-org) with one space (-space) and
+// the apps in it, kept in the task store. A task for an app taskd does not
+// keep registers it, unless -strict-apps.
+//
 // Tasks live in memory unless -database-url (or DATABASE_URL) names a
 // PostgreSQL database. Then they survive a restart, and several taskd
 // instances may share the database: any instance runs any task (-affinity:
@@ -184,7 +191,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if cfg.console {
 		mounts = append(mounts, func(h *httpadapter.Handler) { mountConsole(h, feed, open) })
 	}
-	handler := newHandler(svc, exec, cfg.token, linkBase, log, mounts...)
+	cfg.cf.created = time.Now()
+	handler := newCFHandler(svc, exec, cfg.token, linkBase, log, cfg.cf, mounts...)
 	if m != nil {
 		m.attach(svc, cfg.dbTimeout)
 		handler = m.countRequests(handler)
@@ -266,14 +274,17 @@ func baseURLs(addr net.Addr, flagURL string) (curl, links string) {
 func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	token := fmt.Sprintf("%s (generated; set %s to choose one)", cfg.token, tokenEnv)
 	auth := fmt.Sprintf("-H 'Authorization: bearer %s'", cfg.token)
+	secret := "'" + cfg.token + "'" // for cf auth
 	switch {
 	case cfg.generated:
 	case cfg.secretFiles.token != "":
 		token = "from -token-file, not printed"
-		auth = fmt.Sprintf(`-H "Authorization: bearer $(cat %s)"`, shellQuote(cfg.secretFiles.token))
+		secret = fmt.Sprintf(`"$(cat %s)"`, shellQuote(cfg.secretFiles.token))
+		auth = `-H "Authorization: bearer ` + secret[1:]
 	default:
 		token = "from $" + tokenEnv + ", not printed"
-		auth = `-H "Authorization: bearer $` + tokenEnv + `"`
+		secret = `"$` + tokenEnv + `"`
+		auth = `-H "Authorization: bearer ` + secret[1:]
 	}
 	fmt.Fprintf(w, "taskd listening on %s (%s)\n", base, storeText)
 	fmt.Fprintf(w, "token: %s\n", token)
@@ -281,6 +292,9 @@ func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	fmt.Fprintf(w, "  TASK=$(curl -s -X POST %s -d '{\"command\":\"echo hello; sleep 600\"}' %s/v3/apps/demo/tasks | grep -o '\"guid\": *\"[^\"]*\"' | head -n1 | cut -d'\"' -f4); echo $TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' %s %s/v3/tasks/$TASK\n", auth, base)
 	fmt.Fprintf(w, "  curl -s -w '\\n' -X POST %s %s/v3/tasks/$TASK/actions/cancel\n", auth, base)
+	fmt.Fprintf(w, "or with the cf CLI:\n")
+	fmt.Fprintf(w, "  cf api %s && cf auth taskd %s --client-credentials && cf target -o %s -s %s\n",
+		base, secret, shellQuote(cfg.cf.org), shellQuote(cfg.cf.space))
 	if cfg.console {
 		fmt.Fprintf(w, "or open the console: %s/console/\n", base)
 	}

@@ -206,7 +206,7 @@ func TestRootDocumentAndOtherRoutes(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"GET", "/", false, 200, `{"links":{"self":{"href":"http://taskd.test"},"cloud_controller_v3":{"href":"http://taskd.test/v3"}}}`},
+		{"GET", "/", false, 200, `{"links":{"self":{"href":"http://taskd.test"},"cloud_controller_v3":{"href":"http://taskd.test/v3","meta":{"version":"3.181.0"}},"login":{"href":"http://taskd.test"},"uaa":{"href":"http://taskd.test"}}}`},
 		{"GET", "/nope", true, 404, `{"errors":[{"detail":"Unknown request","title":"CF-NotFound","code":10000}]}`},
 		{"GET", "/v3/apps/app-1/tasks", false, 401, `{"errors":[{"detail":"Authentication error","title":"CF-NotAuthenticated","code":10002}]}`},
 		{"GET", "/v3/tasks/missing", true, 404, `{"errors":[{"detail":"Task not found","title":"CF-ResourceNotFound","code":10010}]}`},
