@@ -51,13 +51,33 @@ func TestConsoleLoadsFastWithManyTasks(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(srv.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`sessionStorage.setItem('taskd-token', 'secret') ?? true`))
 	require.NoError(t, err)
-	do(t, ctx, chromedp.Navigate(srv.URL+"/console/"))
+	// The first load after the tasks were stored pays for the store's
+	// index (memstore sorts lazily); the second is what users see after.
+	for _, which := range []string{"first load", "second load"} {
+		m := measureLoad(t, ctx, srv.URL+"/console/")
+		t.Logf("console with %d tasks, %s: first page shown %.0f ms after navigation start (load event %.0f ms); fetched %.1f KiB in all (%.1f KiB of bodies); the list request took %.0f ms and %.1f KiB",
+			loadTasks, which, m.Shown, m.Loaded, m.Bytes/1024, m.Body/1024, m.List[0].MS, m.List[0].Bytes/1024)
+		require.Less(t, m.Bytes, 256.0*1024, "the console fetched more than a page's worth")
+	}
+}
+
+// pageLoad is what measureLoad found.
+type pageLoad struct {
+	Shown, Loaded float64 // ms after navigation start
+	Bytes, Body   float64 // transferred, and of that, bodies
+	List          []struct{ MS, Bytes float64 }
+}
+
+// measureLoad opens url (signed in) and measures until the first page of
+// the list shows.
+func measureLoad(t *testing.T, ctx context.Context, url string) pageLoad {
+	t.Helper()
+	do(t, ctx, chromedp.Navigate(url))
 	shown, err := chromedp.Run(ctx, chromedp.Poll[float64](
 		`document.querySelectorAll('#tasks tbody tr').length === 50 && performance.now()`,
 		chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(waitTimeout)))
 	require.NoError(t, err)
 	waitJS(t, ctx, "the count", textIs("#list-status", "100000 tasks"))
-
 	measured, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
 		bytes: performance.getEntries().filter(e => 'transferSize' in e).reduce((n, e) => n + e.transferSize, 0),
 		body: performance.getEntries().filter(e => 'encodedBodySize' in e).reduce((n, e) => n + e.encodedBodySize, 0),
@@ -65,14 +85,8 @@ func TestConsoleLoadsFastWithManyTasks(t *testing.T) {
 		loaded: performance.getEntriesByType('navigation')[0].loadEventEnd,
 	})`))
 	require.NoError(t, err)
-	var m struct {
-		Bytes, Body float64
-		Loaded      float64
-		List        []struct{ MS, Bytes float64 }
-	}
+	m := pageLoad{Shown: shown}
 	require.NoError(t, json.Unmarshal([]byte(measured), &m), measured)
 	require.NotEmpty(t, m.List)
-	t.Logf("console with %d tasks: first page shown %.0f ms after navigation start (load event %.0f ms); fetched %.1f KiB in all (%.1f KiB of bodies); the list request took %.0f ms and %.1f KiB",
-		loadTasks, shown, m.Loaded, m.Bytes/1024, m.Body/1024, m.List[0].MS, m.List[0].Bytes/1024)
-	require.Less(t, m.Bytes, 256.0*1024, "the console fetched more than a page's worth")
+	return m
 }
