@@ -17,6 +17,11 @@ import (
 // The console's tests drive a real headless Chromium with chromedp. They
 // skip where there is none, except in CI (CI=true), whose .ci/run
 // installs Debian's chromium.
+//
+// Browser tests run alone: none calls t.Parallel, so each runs while every
+// parallel test is paused. Chromium (and the load test's 100,000 tasks)
+// take a 2-core machine's CPUs for seconds, and the parallel e2e tests
+// measure grace periods of 2 s (scripts/flaky caught one running late).
 
 // browserTimeout bounds one browser test, slow start of Chromium on a
 // loaded machine included.

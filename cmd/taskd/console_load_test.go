@@ -25,7 +25,7 @@ const loadTasks = 100_000
 // show and how many bytes the browser fetched for it: the console pages,
 // so neither grows with the tasks stored.
 func TestConsoleLoadsFastWithManyTasks(t *testing.T) {
-	t.Parallel()
+	// Not parallel: see "Browser tests run alone" in browser_test.go.
 	if testing.Short() {
 		t.Skip("-short: storing 100,000 tasks takes a while")
 	}

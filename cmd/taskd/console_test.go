@@ -13,7 +13,7 @@ import (
 )
 
 func TestConsoleShowsAndCancelsARunningTask(t *testing.T) {
-	t.Parallel()
+	// Not parallel: see "Browser tests run alone" in browser_test.go.
 	ctx := newBrowser(t)
 	d := startTaskd(t, nil)
 	shots := screenshotDir(t)
@@ -57,7 +57,7 @@ func TestConsoleShowsAndCancelsARunningTask(t *testing.T) {
 }
 
 func TestConsoleRefusesAWrongToken(t *testing.T) {
-	t.Parallel()
+	// Not parallel: see "Browser tests run alone" in browser_test.go.
 	ctx := newBrowser(t)
 	d := startTaskd(t, nil)
 	signIn(t, ctx, d.base, "not-the-token")
@@ -72,7 +72,7 @@ func TestConsoleRefusesAWrongToken(t *testing.T) {
 }
 
 func TestConsoleFiltersOnAPhone(t *testing.T) {
-	t.Parallel()
+	// Not parallel: see "Browser tests run alone" in browser_test.go.
 	ctx := newBrowser(t)
 	d := startTaskd(t, nil)
 	ok := d.create("exit 0")
