@@ -73,3 +73,13 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, p Principal, perm
 	}
 	return t, true
 }
+
+// LoadTask runs the checks a host route on one task continues with, after
+// AuthenticateToRead or AuthenticateToWrite: it loads the task the route's
+// {guid} names and asks for perms on it in order, as the adapter's own
+// routes do. A missing task, or one p may not read (PermReadTask), is
+// answered 404 "Task not found"; any later refusal 403. On a refusal it
+// writes the error and returns false; the route returns at once.
+func (h *Handler) LoadTask(w http.ResponseWriter, r *http.Request, p Principal, perms ...Permission) (*tasklife.Task, bool) {
+	return h.load(w, r, p, perms...)
+}

@@ -55,6 +55,9 @@ type config struct {
 	runAs string // -run-as; "": taskd's user, or nobody for root
 	// metricsAddr is where Prometheus metrics are served; "": nowhere.
 	metricsAddr string
+	// console serves the web console at /console/ (console.go).
+	console bool
+	logs    logsConfig // bounds on the task output kept (tasklogs.go)
 
 	cf cfFront // the org, space and apps CF clients see (cf.go)
 
@@ -83,6 +86,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.affinity, "affinity", false, "with a database: run only the tasks created through this instance (default: any instance runs any task)")
 	fs.StringVar(&c.runAs, "run-as", "", "`user` (name or uid) to run tasks as; switching needs root (default: taskd's user; for root, "+defaultRunAs+")")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "`host:port` to serve Prometheus metrics on, at /metrics, apart from the API (default: no metrics)")
+	fs.BoolVar(&c.console, "console", true, "serve the web console at /console/")
+	c.logs.flags(fs)
 	c.cf = defaultFront()
 	fs.StringVar(&c.cf.org, "org", c.cf.org, "`name` of the one Cloud Foundry org CF clients target (cf target -o)")
 	fs.StringVar(&c.cf.space, "space", c.cf.space, "`name` of the one space in it (cf target -s), where apps live")
@@ -120,7 +125,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 			return nil, fmt.Errorf("%s must not be negative", name)
 		}
 	}
-	if err := errors.Join(c.limits.check(), c.retention.check()); err != nil {
+	if err := errors.Join(c.limits.check(), c.retention.check(), c.logs.check()); err != nil {
 		return nil, err
 	}
 	if err := c.secretFiles.load(c, getenv); err != nil {

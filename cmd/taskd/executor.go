@@ -65,6 +65,8 @@ type executor struct {
 	// unrecorded are outcomes the last run of this instance could not
 	// record; they are recorded first.
 	unrecorded []runner.Outcome
+	// changes, when set, hears of the changes Notify is told of.
+	changes *changeFeed
 
 	closed atomic.Bool
 	once   sync.Once
@@ -155,6 +157,7 @@ func (e *executor) withOwner(nt tasklife.NewTask) tasklife.NewTask {
 func (e *executor) Notify(guid string, state tasklife.State) {
 	e.start()
 	e.runner.Notify(guid, state)
+	e.changes.bump()
 }
 
 // Shutdown refuses new tasks and stops the runner: every running task is

@@ -52,6 +52,12 @@ func boundListener(ln net.Listener, n int) net.Listener {
 // on top; it extends its own write deadline.
 func withDeadline(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStream(r) {
+			// It lives until its task ends or its client leaves, and
+			// bounds its checks itself (logsroute.go).
+			h.ServeHTTP(w, r)
+			return
+		}
 		d := d
 		if r.Method == http.MethodGet && (r.URL.Query().Has("wait") || strings.HasSuffix(r.URL.Path, "/events")) {
 			d += httpadapter.DefaultMaxWait

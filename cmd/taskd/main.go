@@ -12,8 +12,10 @@
 // TASKD_TOKEN (letters, digits and -._~+/=, as RFC 6750 allows) or
 // -token-file, or is generated; taskd refuses to listen beyond loopback
 // with a generated token. Each line a task writes is logged with the task's
-// guid and name, within the task's log rate limit. SIGINT or SIGTERM cancels
-// every running task and exits once they have stopped.
+// guid and name, within the task's log rate limit, and the recent lines are
+// kept for GET /v3/tasks/{guid}/logs and the web console at /console/.
+// SIGINT or SIGTERM cancels every running task and exits once they have
+// stopped.
 //
 // The cf CLI drives it unchanged: taskd is its own UAA (POST /oauth/token
 // issues JWTs signed with a key derived from the token, for cf auth taskd
@@ -53,6 +55,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasklife/tasklife"
+	"github.com/tasklife/tasklife/httpadapter"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/runner"
@@ -148,6 +151,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	exec.shell.state, exec.shell.as = state, as
 	log.Info("tasks run as " + as.String())
 	exec.logRate, exec.shell.logLines = &cfg.logRate, cfg.logLines
+	logs, feed := newTaskLogs(cfg.logs), newChangeFeed()
+	exec.shell.logs, exec.changes = logs, feed
+	svc.Observe(feed.observe)
 	defer reapOrphans(exec.shell.leaders)() // no zombie under taskd
 	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
@@ -171,9 +177,22 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer stopListening() // before the pool closes
 	}
 	exec.start()
+	cfg.retention.deleted = func(before time.Time, n int) {
+		logs.dropEndedBefore(before)
+		if n > 0 {
+			feed.bump()
+		}
+	}
 	defer cfg.retention.start(svc, log)()
+	open := newStreams(httpadapter.DefaultMaxOpenWaits, cfg.dbTimeout)
+	mounts := []func(*httpadapter.Handler){func(h *httpadapter.Handler) {
+		h.Handle("GET /v3/tasks/{guid}/logs", logsHandler(h, svc, logs, open))
+	}}
+	if cfg.console {
+		mounts = append(mounts, func(h *httpadapter.Handler) { mountConsole(h, feed, open) })
+	}
 	cfg.cf.created = time.Now()
-	handler := newCFHandler(svc, exec, cfg.token, linkBase, log, cfg.cf)
+	handler := newCFHandler(svc, exec, cfg.token, linkBase, log, cfg.cf, mounts...)
 	if m != nil {
 		m.attach(svc, cfg.dbTimeout)
 		handler = m.countRequests(handler)
@@ -276,6 +295,9 @@ func printBanner(w io.Writer, base string, cfg *config, storeText string) {
 	fmt.Fprintf(w, "or with the cf CLI:\n")
 	fmt.Fprintf(w, "  cf api %s && cf auth taskd %s --client-credentials && cf target -o %s -s %s\n",
 		base, secret, shellQuote(cfg.cf.org), shellQuote(cfg.cf.space))
+	if cfg.console {
+		fmt.Fprintf(w, "or open the console: %s/console/\n", base)
+	}
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -66,6 +66,10 @@ type outputLog struct {
 	warned     time.Time    // when the last report was logged
 	reports    int          // logged so far
 	read       atomic.Int64 // bytes read, for drainOutput to see progress
+	// logs, when set, keeps the lines logged, and the reports, as the
+	// task guid's output (tasklogs.go).
+	logs *taskLogs
+	guid string
 }
 
 // newOutputLog logs through log at most limit bytes (-1: unlimited) and
@@ -124,11 +128,19 @@ func (o *outputLog) line(stream, text string, truncated bool) {
 		o.drop(cost, fmt.Sprintf("app instance exceeded log rate limit (%d log-lines/sec) set by platform operator", o.lineLimit))
 		return
 	}
+	o.keep(now, stream, text, truncated)
 	if truncated {
 		o.log.Info("task output", "stream", stream, "line", text, "truncated", true)
 		return
 	}
 	o.log.Info("task output", "stream", stream, "line", text)
+}
+
+// keep tees a line into the task's log, if it has one.
+func (o *outputLog) keep(now time.Time, stream, text string, truncated bool) {
+	if o.logs != nil {
+		o.logs.add(o.guid, logLine{time: now, stream: stream, text: text, truncated: truncated})
+	}
 }
 
 // drop counts a dropped line and reports it with why, unless a report was
@@ -149,6 +161,7 @@ func (o *outputLog) drop(cost int, why string) {
 func (o *outputLog) report() {
 	o.reports++
 	o.log.Warn(o.why, "dropped_lines", o.lines, "dropped_bytes", o.bytes)
+	o.keep(o.now(), "taskd", fmt.Sprintf("%s: dropped %d lines, %d bytes", o.why, o.lines, o.bytes), false)
 	o.lines, o.bytes = 0, 0
 }
 
@@ -159,6 +172,9 @@ func (o *outputLog) close() {
 	defer o.mu.Unlock()
 	if o.lines > 0 {
 		o.report()
+	}
+	if o.logs != nil {
+		o.logs.end(o.guid)
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 // service that runs tasks for months holds a bounded number of them.
 type retention struct {
 	keep time.Duration // 0: keep everything
+	// deleted, when set, hears each pass's cutoff (what ended before it
+	// is gone, or goes: task logs) and how many tasks it deleted.
+	deleted func(before time.Time, n int)
 }
 
 func (r *retention) flags(fs *flag.FlagSet) {
@@ -49,7 +52,11 @@ func (r *retention) start(svc *tasklife.Service, log *slog.Logger) (stop func())
 		defer tick.Stop()
 		for {
 			if r.keep > 0 {
-				n, err := svc.DeleteEnded(ctx, time.Now().Add(-r.keep))
+				before := time.Now().Add(-r.keep)
+				n, err := svc.DeleteEnded(ctx, before)
+				if r.deleted != nil {
+					r.deleted(before, n)
+				}
 				switch {
 				case err != nil && ctx.Err() == nil:
 					log.Warn("deleting ended tasks failed; retrying later", "error", err)

@@ -15,15 +15,16 @@ import (
 const ccVersion = "3.181.0"
 
 // newHandler is newCFHandler with the default org and space.
-func newHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger) http.Handler {
-	return newCFHandler(svc, c, token, base, log, defaultFront())
+func newHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger, mounts ...func(*httpadapter.Handler)) http.Handler {
+	return newCFHandler(svc, c, token, base, log, defaultFront(), mounts...)
 }
 
 // newCFHandler serves everything the adapter serves, task creation through
 // the executor (createHook), a root document for CF clients, taskd's UAA
 // token endpoint, and apps, one org and one space when the store keeps
-// apps. An empty base builds links from each request's Host.
-func newCFHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger, cf cfFront) http.Handler {
+// apps. An empty base builds links from each request's Host. Each of
+// mounts adds routes (task logs, the console).
+func newCFHandler(svc *tasklife.Service, c creator, token, base string, log *slog.Logger, cf cfFront, mounts ...func(*httpadapter.Handler)) http.Handler {
 	opts := []httpadapter.Option{httpadapter.WithLogger(log)}
 	var register func(ctx context.Context, guid string) error
 	if apps := appStoreOf(svc.Store()); apps != nil {
@@ -44,6 +45,9 @@ func newCFHandler(svc *tasklife.Service, c creator, token, base string, log *slo
 	ti := newTokenIssuer(token, h.BaseURL)
 	h.Handle("POST /oauth/token", http.HandlerFunc(ti.serveToken))
 	h.Handle("GET /login", http.HandlerFunc(ti.serveLogin))
+	for _, m := range mounts {
+		m(h)
+	}
 	return h
 }
 

@@ -33,6 +33,8 @@ type shell struct {
 	// logLines caps the lines of output logged per task and second
 	// (-log-lines-per-second); 0: no cap.
 	logLines int
+	// logs, when set, keeps each task's output for GET .../logs.
+	logs *taskLogs
 
 	mu     sync.Mutex
 	procs  map[string]*process // by task guid, while the work runs
@@ -153,9 +155,15 @@ func describe(ws syscall.WaitStatus) string {
 func (s *shell) start(t *tasklife.Task, log *slog.Logger) (*process, error) {
 	reaping.RLock()
 	defer reaping.RUnlock()
-	p, err := startProcess(s.path, t.GUID, t.Command, newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines), s.as)
+	out := newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines)
+	out.logs, out.guid = s.logs, t.GUID
+	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as)
 	if err != nil {
 		return nil, err
+	}
+	if s.logs != nil {
+		// Before the gate opens, so before any output.
+		s.logs.begin(t.GUID)
 	}
 	p.shells = s.leaders
 	s.mu.Lock()
