@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -204,10 +206,11 @@ func ownChildren() ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	childLists.mu.Lock()
+	defer childLists.mu.Unlock()
 	var children []int
-	buf := make([]byte, 4096)
 	for _, th := range threads {
-		b, err := readProc("/proc/self/task/"+th.Name()+"/children", buf)
+		b, err := childLists.read(th.Name())
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 			continue // the thread has exited: its children went to another
 		}
@@ -221,9 +224,56 @@ func ownChildren() ([]int, error) {
 			}
 			children = append(children, pid)
 		}
-		buf = b[:cap(b)]
 	}
 	return children, nil
+}
+
+// childLists keeps each thread's children file open: a task's end lists
+// taskd's children, and opening and closing a file per thread was most of
+// what that cost. A file of /proc read again from offset 0 is generated
+// afresh.
+var childLists = &childFiles{fds: map[string]int{}, buf: make([]byte, 4096)}
+
+type childFiles struct {
+	mu  sync.Mutex
+	fds map[string]int // by thread id
+	buf []byte
+}
+
+// read returns the children the thread tid lists now; the slice is
+// overwritten by the next read.
+func (c *childFiles) read(tid string) ([]byte, error) {
+	path := "/proc/self/task/" + tid + "/children"
+	fd, ok := c.fds[tid]
+	if !ok {
+		var err error
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		for errors.Is(err, unix.EINTR) {
+			fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		c.fds[tid] = fd
+	}
+	n := 0
+	for {
+		if n == len(c.buf) {
+			c.buf = append(c.buf, make([]byte, len(c.buf))...)
+		}
+		m, err := unix.Pread(fd, c.buf[n:], int64(n))
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			_ = unix.Close(fd)
+			delete(c.fds, tid)
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		case m == 0:
+			return c.buf[:n], nil
+		default:
+			n += m
+		}
+	}
 }
 
 // belongs reports whether pid is one of the task's processes: under a child
