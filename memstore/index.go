@@ -115,14 +115,15 @@ func put(t *tree, it item) { t.Load(it) }
 // while it holds a shard's lock: what a write on that shard may wait for.
 const catchUpChunk = 256
 
-// catchUp brings the indexes up to date with the shards that have at
-// least least written records, locking each for at most catchUpChunk
-// records at a time. ix.mu is held. A list leaves the shards with a few
-// for after it has locked them all (catchUpShard).
-func (s *Store) catchUp(least int32) {
+// catchUp brings the indexes up to date with every shard that has written
+// records, locking each (only it) for at most catchUpChunk records at a
+// time. ix.mu is held. A list does it before it locks every shard, so that
+// what is left to index then is only what was written meanwhile: the tree
+// work a write would wait for is done while writes go on elsewhere.
+func (s *Store) catchUp() {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		for more := sh.ndirty.Load() >= least; more; {
+		for more := sh.ndirty.Load() > 0; more; {
 			sh.mu.Lock()
 			more = s.ix.catchUpShard(sh, catchUpChunk)
 			sh.mu.Unlock()
@@ -135,7 +136,7 @@ func (s *Store) catchUp(least int32) {
 func (s *Store) catchUpAll() {
 	s.ix.mu.Lock()
 	defer s.ix.mu.Unlock()
-	s.catchUp(1)
+	s.catchUp()
 }
 
 // catchUpShard brings up to date at most n of sh's dirty records, the

@@ -10,8 +10,8 @@ import (
 // the moment at which every shard was read-locked, with the indexes caught
 // up with every write before it. What a write may wait for:
 //
-//   - catching up (index.go): a shard with a backlog is brought up to date
-//     under its own lock, at most catchUpChunk records at a time;
+//   - catching up (index.go): each shard written since is brought up to
+//     date under its own lock, at most catchUpChunk records at a time;
 //   - the moment itself: every shard read-locked while the indexes catch
 //     up with the few writes left;
 //   - for a list its indexes answer alone (see readsRecords), nothing else:
@@ -27,7 +27,7 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 		return nil, err
 	}
 	s.ix.mu.Lock()
-	s.catchUp(catchUpChunk)
+	s.catchUp()
 	s.lockMoment()
 	var recs []fields
 	var total int

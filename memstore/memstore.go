@@ -71,7 +71,7 @@ type shard struct {
 	mu    sync.RWMutex
 	tasks map[string]*record
 	dirty []*record // written since the list indexes caught up; see index.go
-	// ndirty is len(dirty), for a catch-up to skip shards with few
+	// ndirty is len(dirty), for a catch-up to skip shards with none
 	// without locking them.
 	ndirty atomic.Int32
 	_      [64 - 60]byte // one 64-byte cache line per shard: no false sharing
