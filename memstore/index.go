@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"hash/maphash"
+	"maps"
 	"sync"
 
 	"github.com/tidwall/btree"
@@ -17,7 +18,8 @@ import (
 //     in one state, so every task by last update is the five merged;
 //   - one pair per app, in the same two orders;
 //   - every task by name (a hash of it), then by creation: names are often
-//     unique, and a pair of trees per name would cost more than the task.
+//     unique, and a pair of trees per name would cost more than the task;
+//   - one pair per label (key and value), for label selectors.
 //
 // That is six entries a task, of 16 bytes each. An entry carries its sort
 // key, so that a search compares without reading a record (a cache miss
@@ -38,8 +40,9 @@ type index struct {
 	all    *tree  // by creation
 	states []pair // by state index
 	apps   map[string]*pair
-	names  *tree // by name's hash, then by creation
-	count  int   // records indexed
+	names  *tree            // by name's hash, then by creation
+	labels map[string]*pair // by labelKey
+	count  int              // records indexed
 }
 
 // item is an index entry: r under its key in one order.
@@ -69,7 +72,7 @@ func newPair() *pair {
 func newIndex(seed maphash.Seed) *index {
 	opts := btree.Options{NoLocks: true}
 	ix := &index{seed: seed, all: btree.NewBTreeGOptions(lessCreated, opts), states: make([]pair, len(states)),
-		apps: make(map[string]*pair), names: btree.NewBTreeGOptions(lessNamed, opts)}
+		apps: make(map[string]*pair), names: btree.NewBTreeGOptions(lessNamed, opts), labels: make(map[string]*pair)}
 	for i := range ix.states {
 		ix.states[i] = *newPair()
 	}
@@ -167,11 +170,39 @@ func (ix *index) reindex(r *record) {
 	case r.gone:
 	case !r.indexed:
 		ix.add(r)
-	case r.indexedState != r.state || r.indexedUpdated != r.updated:
+	case r.indexedState != r.state || r.indexedUpdated != r.updated || !maps.Equal(r.indexedLabels, r.labels):
 		ix.move(r)
 	}
 	r.indexed = !r.gone
-	r.indexedState, r.indexedUpdated = r.state, r.updated
+	r.indexedState, r.indexedUpdated, r.indexedLabels = r.state, r.updated, r.labels
+}
+
+// labelKey names the pair of a label, key and value.
+func labelKey(k, v string) string { return k + "\x00" + v }
+
+// label returns the pair of a label, made when missing.
+func (ix *index) label(k, v string) *pair {
+	p := ix.labels[labelKey(k, v)]
+	if p == nil {
+		p = newPair()
+		ix.labels[labelKey(k, v)] = p
+	}
+	return p
+}
+
+// unlabel takes r out of the trees of order o of its indexed labels that
+// keep (the labels keep reports true for), under update key updated.
+func (ix *index) unlabel(r *record, o int, updated int64, keep func(k, v string) bool) {
+	for k, v := range r.indexedLabels {
+		if keep(k, v) {
+			continue
+		}
+		p := ix.labels[labelKey(k, v)]
+		p[o].Delete(entry(r, o, updated))
+		if p[byCreated].Len() == 0 && p[byUpdated].Len() == 0 {
+			delete(ix.labels, labelKey(k, v))
+		}
+	}
 }
 
 // add puts a new record into every index.
@@ -188,6 +219,11 @@ func (ix *index) add(r *record) {
 	}
 	put(ix.all, entry(r, byCreated, 0))
 	ix.names.Set(ix.named(r))
+	for k, v := range r.labels {
+		p := ix.label(k, v)
+		put(p[byCreated], entry(r, byCreated, 0))
+		put(p[byUpdated], entry(r, byUpdated, r.updated))
+	}
 	ix.count++
 }
 
@@ -204,6 +240,9 @@ func (ix *index) remove(r *record) {
 	}
 	ix.all.Delete(entry(r, byCreated, 0))
 	ix.names.Delete(ix.named(r))
+	none := func(string, string) bool { return false }
+	ix.unlabel(r, byUpdated, r.indexedUpdated, none)
+	ix.unlabel(r, byCreated, 0, none)
 	ix.count--
 }
 
@@ -222,4 +261,16 @@ func (ix *index) move(r *record) {
 	put(app, now)
 	ix.states[r.indexedState][byUpdated].Delete(old)
 	put(ix.states[r.state][byUpdated], now)
+	// Labels: every entry by update moves; by creation, only labels gone
+	// or added.
+	kept := func(k, v string) bool { w, ok := r.labels[k]; return ok && w == v }
+	ix.unlabel(r, byUpdated, r.indexedUpdated, func(string, string) bool { return false })
+	ix.unlabel(r, byCreated, 0, kept)
+	for k, v := range r.labels {
+		p := ix.label(k, v)
+		put(p[byUpdated], now)
+		if w, ok := r.indexedLabels[k]; !ok || w != v {
+			put(p[byCreated], entry(r, byCreated, 0))
+		}
+	}
 }

@@ -49,9 +49,19 @@ func TestListPlansAgreeWithAScan(t *testing.T) {
 					require.ErrorIs(rt, err, tasklife.ErrNotFound) // deleted
 				}
 			case op == 6:
-				v := rapid.SampledFrom([]string{"1", "2"}).Draw(rt, "tier")
+				// Set tier to 1 or 2, or delete it; team is set once.
+				patch := map[string]*string{}
+				if v := rapid.SampledFrom([]string{"1", "2", ""}).Draw(rt, "tier"); v != "" {
+					patch["tier"] = &v
+				} else {
+					patch["tier"] = nil
+				}
+				if rapid.Bool().Draw(rt, "team") {
+					team := "a"
+					patch["team"] = &team
+				}
 				_, err := s.UpdateMetadata(ctx, rapid.SampledFrom(guids).Draw(rt, "task"),
-					tasklife.MetadataPatch{Labels: map[string]*string{"tier": &v}})
+					tasklife.MetadataPatch{Labels: patch})
 				if err != nil {
 					require.ErrorIs(rt, err, tasklife.ErrNotFound) // deleted
 				}
@@ -90,8 +100,15 @@ func randomQuery(rt *rapid.T, apps, names, guids []string, start time.Time) task
 	if len(q.AppGUIDs) == 1 && rapid.Bool().Draw(rt, "by sequence id") {
 		q.SequenceIDs = []int64{int64(rapid.IntRange(1, 20).Draw(rt, "seq")), int64(rapid.IntRange(1, 20).Draw(rt, "seq"))}
 	}
-	if rapid.IntRange(0, 4).Draw(rt, "by label") == 0 {
-		q.LabelSelector = []tasklife.LabelRequirement{{Key: "tier", Op: tasklife.LabelEqual, Values: []string{"1"}}}
+	reqs := []tasklife.LabelRequirement{
+		{Key: "tier", Op: tasklife.LabelEqual, Values: []string{"1"}},
+		{Key: "tier", Op: tasklife.LabelIn, Values: []string{"1", "2"}},
+		{Key: "tier", Op: tasklife.LabelNotEqual, Values: []string{"2"}},
+		{Key: "team", Op: tasklife.LabelExists},
+		{Key: "team", Op: tasklife.LabelEqual, Values: []string{"a"}},
+	}
+	for range rapid.IntRange(0, 2).Draw(rt, "labels") {
+		q.LabelSelector = append(q.LabelSelector, rapid.SampledFrom(reqs).Draw(rt, "requirement"))
 	}
 	if rapid.IntRange(0, 4).Draw(rt, "by time") == 0 {
 		q.UpdatedAts.Gt = start.Add(time.Duration(rapid.IntRange(0, 100).Draw(rt, "after")) * time.Microsecond)

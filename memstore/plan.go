@@ -255,6 +255,20 @@ func (s *Store) sources(q tasklife.ListQuery, o int) ([]source, string) {
 		}
 		consider("states", srcs)
 	}
+	// A label requirement that names values (=, ==, in): the union of
+	// their pairs (disjoint: a task has one value per key).
+	for _, req := range q.LabelSelector {
+		if req.Op != tasklife.LabelEqual && req.Op != tasklife.LabelIn {
+			continue
+		}
+		var srcs []source
+		for _, v := range dedupe(req.Values) {
+			if p := s.ix.labels[labelKey(req.Key, v)]; p != nil {
+				srcs = append(srcs, source{t: p[o], n: p[o].Len(), whole: true})
+			}
+		}
+		consider("label_selector", srcs)
+	}
 	if len(q.Names) > 0 && o == byCreated { // in updated order: lookup
 		var srcs []source
 		for _, name := range dedupe(q.Names) {
@@ -289,6 +303,10 @@ func otherFilters(q tasklife.ListQuery, driver string) bool {
 			continue
 		}
 		if ft.Name == map[string]string{"app_guids": "AppGUIDs", "states": "States", "names": "Names"}[driver] {
+			continue
+		}
+		// A label driver expresses one requirement: the selector's only one.
+		if ft.Name == "LabelSelector" && driver == "label_selector" && len(q.LabelSelector) == 1 {
 			continue
 		}
 		if (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() > 0 ||

@@ -46,6 +46,9 @@ type fields struct {
 	gone           bool  // deleted: the indexes let go of it when they catch up
 	indexedState   uint8 // its state when the indexes last caught up
 	indexedUpdated int64 // its updated_at then
+	// indexedLabels are its labels then (a map no write changes: a patch
+	// replaces it).
+	indexedLabels map[string]string
 }
 
 // The text fields in blob, in order.
