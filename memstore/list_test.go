@@ -24,13 +24,18 @@ func TestListPlansAgreeWithAScan(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		clock := start
+		clock := start.Add(-time.Microsecond)
 		s := New(WithClock(func() time.Time { return clock }))
 		apps, names := []string{"a", "b", "c"}, []string{"x", "y", "z", "w"}
 		var guids []string
 		for range rapid.IntRange(1, 120).Draw(rt, "steps") {
-			// The clock moves by 0 to 2 microseconds, and sometimes back.
-			clock = clock.Add(time.Duration(rapid.IntRange(-1, 2).Draw(rt, "tick")) * time.Microsecond)
+			// The clock moves by 0 to 2 microseconds, sometimes back, and
+			// sometimes by a second.
+			tick := time.Duration(rapid.IntRange(-1, 2).Draw(rt, "tick")) * time.Microsecond
+			if rapid.IntRange(0, 15).Draw(rt, "second") == 0 {
+				tick = time.Second
+			}
+			clock = clock.Add(tick)
 			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); {
 			case op < 3 || len(guids) == 0:
 				task, err := s.Create(ctx, &tasklife.Task{AppGUID: rapid.SampledFrom(apps).Draw(rt, "app"),
@@ -110,8 +115,22 @@ func randomQuery(rt *rapid.T, apps, names, guids []string, start time.Time) task
 	for range rapid.IntRange(0, 2).Draw(rt, "labels") {
 		q.LabelSelector = append(q.LabelSelector, rapid.SampledFrom(reqs).Draw(rt, "requirement"))
 	}
-	if rapid.IntRange(0, 4).Draw(rt, "by time") == 0 {
-		q.UpdatedAts.Gt = start.Add(time.Duration(rapid.IntRange(0, 100).Draw(rt, "after")) * time.Microsecond)
+	// Time bounds fall on whole seconds: the clock starts a microsecond
+	// before one, so a bound splits the tasks.
+	bound := func(label string) time.Time {
+		return start.Add(time.Duration(rapid.IntRange(0, 2).Draw(rt, label)) * time.Second)
+	}
+	for _, f := range []*tasklife.TimeFilter{&q.CreatedAts, &q.UpdatedAts} {
+		switch rapid.IntRange(0, 5).Draw(rt, "time filter") {
+		case 0:
+			f.Gt = bound("gt")
+		case 1:
+			f.Gte = bound("gte")
+		case 2:
+			f.Lt = bound("lt")
+		case 3:
+			f.Lte, f.Gte = bound("lte"), bound("gte")
+		}
 	}
 	q, err := q.Normalize()
 	require.NoError(rt, err)

@@ -46,8 +46,8 @@ func (s *Store) plan(q tasklife.ListQuery) ([]*record, int) {
 		total += src.n
 	}
 	exact := !otherFilters(q, driver)
-	if exact && len(sources) == 1 && sources[0].whole {
-		return s.slice(sources[0].t, q, offset), total
+	if exact && len(sources) == 1 && (sources[0].whole || sources[0].ranged) {
+		return s.slice(sources[0], q, offset), total
 	}
 	cursors := make([]*cursor, 0, len(sources))
 	for _, src := range sources {
@@ -91,18 +91,20 @@ func (s *Store) plan(q tasklife.ListQuery) ([]*record, int) {
 	return page, total
 }
 
-// slice is the page of a whole tree, from the record at offset.
-func (s *Store) slice(t *tree, q tasklife.ListQuery, offset int) []*record {
-	n := t.Len()
+// slice is the page of a whole tree or a range of one, from the record
+// at offset.
+func (s *Store) slice(src source, q tasklife.ListQuery, offset int) []*record {
+	t, n := src.t, src.n
 	if offset >= n {
 		return nil
 	}
-	at := offset
+	at := src.lo + offset
 	if q.Descending {
-		at = n - 1 - offset
+		at = src.lo + n - 1 - offset
 	}
 	first, _ := t.GetAt(at)
 	c := openAt(t, first, q.Descending)
+	c.left = n - offset // the range's end, or the tree's
 	page := make([]*record, 0, min(q.PerPage, n-offset))
 	for ; !c.done && len(page) < q.PerPage; c.advance() {
 		page = append(page, c.cur.r)
@@ -173,9 +175,25 @@ type source struct {
 	whole bool
 	name  string
 	hash  uint64 // of name
+	// ranged: the n entries of t from position lo (see timerange.go).
+	ranged bool
+	lo     int
 }
 
 func (src source) open(desc bool) *cursor {
+	if src.ranged {
+		if src.n == 0 {
+			return &cursor{done: true}
+		}
+		at := src.lo
+		if desc {
+			at = src.lo + src.n - 1
+		}
+		first, _ := src.t.GetAt(at)
+		c := openAt(src.t, first, desc)
+		c.left = src.n
+		return c
+	}
 	if src.whole {
 		first, ok := src.t.Min()
 		if desc {
@@ -269,6 +287,9 @@ func (s *Store) sources(q tasklife.ListQuery, o int) ([]source, string) {
 		}
 		consider("label_selector", srcs)
 	}
+	if srcs, ok := s.timeSources(q, o); ok {
+		consider(timeDriver[o], srcs)
+	}
 	if len(q.Names) > 0 && o == byCreated { // in updated order: lookup
 		var srcs []source
 		for _, name := range dedupe(q.Names) {
@@ -305,6 +326,9 @@ func otherFilters(q tasklife.ListQuery, driver string) bool {
 		if ft.Name == map[string]string{"app_guids": "AppGUIDs", "states": "States", "names": "Names"}[driver] {
 			continue
 		}
+		if ft.Name == map[string]string{"created_ats": "CreatedAts", "updated_ats": "UpdatedAts"}[driver] {
+			continue // a range of bounds; Equal never drives
+		}
 		// A label driver expresses one requirement: the selector's only one.
 		if ft.Name == "LabelSelector" && driver == "label_selector" && len(q.LabelSelector) == 1 {
 			continue
@@ -340,6 +364,7 @@ type cursor struct {
 	name  string
 	cur   item
 	done  bool
+	left  int // entries left, this one included, in a range; 0: no bound
 }
 
 // openAt returns a cursor at it, an entry of t.
@@ -357,7 +382,15 @@ func (c *cursor) step() bool {
 	return c.it.Next()
 }
 
-func (c *cursor) advance() { c.set(c.step()) }
+func (c *cursor) advance() {
+	if c.left > 0 {
+		if c.left--; c.left == 0 {
+			c.done = true
+			return
+		}
+	}
+	c.set(c.step())
+}
 
 // set moves the cursor to its iterator's entry (ok: there is one). A name's
 // entries come out with their creation order as key, the order the names
