@@ -29,17 +29,18 @@ func (s *Store) List(ctx context.Context, q tasklife.ListQuery) (*tasklife.Page,
 	s.ix.mu.Lock()
 	s.catchUp()
 	s.lockMoment()
+	p := s.choose(q)
 	var recs []fields
 	var total int
-	if s.readsRecords(q) {
-		recs, total = s.copied(q)
+	if p.readsRecords() {
+		recs, total = s.copied(q, p)
 		s.unlockAll()
 	} else {
 		s.unlockAll()
 		var ok bool
-		if recs, total, ok = s.copiedIfUnchanged(q); !ok {
-			s.lockMoment()
-			recs, total = s.copied(q)
+		if recs, total, ok = s.copiedIfUnchanged(q, p); !ok {
+			s.lockMoment() // the indexes catch up again: plan again
+			recs, total = s.copied(q, s.choose(q))
 			s.unlockAll()
 		}
 	}
@@ -68,9 +69,9 @@ func (s *Store) unlockAll() {
 	}
 }
 
-// copied plans q and copies its page, with every shard read-locked.
-func (s *Store) copied(q tasklife.ListQuery) ([]fields, int) {
-	rs, total := s.plan(q)
+// copied follows p and copies q's page, with every shard read-locked.
+func (s *Store) copied(q tasklife.ListQuery, p listPlan) ([]fields, int) {
+	rs, total := s.plan(q, p)
 	recs := make([]fields, len(rs))
 	for i, r := range rs {
 		recs[i] = r.fields
@@ -78,13 +79,13 @@ func (s *Store) copied(q tasklife.ListQuery) ([]fields, int) {
 	return recs, total
 }
 
-// copiedIfUnchanged plans q with no shard locked, and copies its page
+// copiedIfUnchanged follows p with no shard locked, and copies q's page
 // under each record's shard lock; ok is false if a write reached one of
 // them since the moment. A record is dirty from its first write after the
 // indexes caught up with it until they catch up again, which needs ix.mu,
 // held here.
-func (s *Store) copiedIfUnchanged(q tasklife.ListQuery) (recs []fields, total int, ok bool) {
-	rs, total := s.plan(q)
+func (s *Store) copiedIfUnchanged(q tasklife.ListQuery, p listPlan) (recs []fields, total int, ok bool) {
+	rs, total := s.plan(q, p)
 	recs = make([]fields, len(rs))
 	for i, r := range rs {
 		sh := &s.shards[s.shardIndex(r.guid())]
@@ -96,24 +97,4 @@ func (s *Store) copiedIfUnchanged(q tasklife.ListQuery) (recs []fields, total in
 		}
 	}
 	return recs, total, true
-}
-
-// readsRecords reports whether planning q reads what writes change in
-// records (and so needs every shard locked), rather than the indexes
-// alone: a lookup (by guid, sequence id, or name in updated_at order, see
-// plan), or a filter the
-// driving index does not express, which matches applies to each record.
-func (s *Store) readsRecords(q tasklife.ListQuery) bool {
-	if len(q.GUIDs) > 0 || len(q.SequenceIDs) > 0 || len(q.Names) > 0 && orderOf(q) == byUpdated {
-		return true
-	}
-	_, driver := s.sources(q, orderOf(q))
-	return otherFilters(q, driver)
-}
-
-func orderOf(q tasklife.ListQuery) int {
-	if q.OrderBy == tasklife.OrderByUpdatedAt {
-		return byUpdated
-	}
-	return byCreated
 }

@@ -14,8 +14,36 @@ import (
 	"github.com/tasklife/tasklife"
 )
 
-// plan finds q's page and total with the indexes up to date and ix.mu
-// held; every shard is read-locked too unless readsRecords(q) is false.
+// listPlan is how a list reads the indexes: chosen once they are up to
+// date (choose), and followed by plan.
+type listPlan struct {
+	o       int  // the list's order
+	lookup  bool // guids, sequence ids, or names in updated order: see lookup
+	sources []source
+	exact   bool // the sources express every filter: matches is not needed
+}
+
+// readsRecords reports whether following p reads what writes change in
+// records (and so needs every shard locked), rather than the indexes
+// alone: a lookup, or a filter the driving index does not express.
+func (p listPlan) readsRecords() bool { return p.lookup || !p.exact }
+
+// choose plans q on the indexes as they are, with ix.mu held.
+func (s *Store) choose(q tasklife.ListQuery) listPlan {
+	p := listPlan{o: byCreated}
+	if q.OrderBy == tasklife.OrderByUpdatedAt {
+		p.o = byUpdated
+	}
+	if p.lookup = len(q.GUIDs) > 0 || len(q.SequenceIDs) > 0 || len(q.Names) > 0 && p.o == byUpdated; !p.lookup {
+		var driver string
+		p.sources, driver = s.sources(q, p.o)
+		p.exact = !otherFilters(q, driver)
+	}
+	return p
+}
+
+// plan finds q's page and total by p with the indexes up to date and ix.mu
+// held; every shard is read-locked too if p.readsRecords().
 // The filter with the fewest candidates drives, by an index:
 //   - guids and sequence ids are looked up, at most MaxFilterValues of
 //     them, and so are names in updated_at order (their tasks, sorted);
@@ -27,25 +55,20 @@ import (
 //     its tasks;
 //   - with other filters as well, matches decides about each candidate of
 //     the driving index, and the total counts them: O(candidates).
-func (s *Store) plan(q tasklife.ListQuery) ([]*record, int) {
-	o := byCreated
-	if q.OrderBy == tasklife.OrderByUpdatedAt {
-		o = byUpdated
-	}
+func (s *Store) plan(q tasklife.ListQuery, p listPlan) ([]*record, int) {
+	o := p.o
 	offset := s.ix.count // past the end: no page, and no overflow
 	if q.Page-1 <= offset/q.PerPage {
 		offset = (q.Page - 1) * q.PerPage
 	}
-	if rs, ok := s.lookup(q, o); ok {
-		return pageOf(rs, q, o, offset)
+	if p.lookup {
+		return pageOf(s.lookup(q, o), q, o, offset)
 	}
-
-	sources, driver := s.sources(q, o)
+	sources, exact := p.sources, p.exact
 	total := 0
 	for _, src := range sources {
 		total += src.n
 	}
-	exact := !otherFilters(q, driver)
 	if exact && len(sources) == 1 && (sources[0].whole || sources[0].ranged) {
 		return s.slice(sources[0], q, offset), total
 	}
@@ -113,8 +136,8 @@ func (s *Store) slice(src source, q tasklife.ListQuery, offset int) []*record {
 }
 
 // lookup returns the candidates of a guids or sequence_ids filter, or of
-// names in updated_at order, that match q; ok is false when q has none.
-func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record, ok bool) {
+// names in updated_at order, that match q (see choose).
+func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record) {
 	switch {
 	case len(q.GUIDs) > 0:
 		for _, g := range q.GUIDs {
@@ -123,11 +146,11 @@ func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record, ok bool) {
 				rs = append(rs, r)
 			}
 		}
-		return rs, true
+		return rs
 	case len(q.SequenceIDs) > 0:
 		app := s.ix.apps[q.AppGUIDs[0]] // Normalize: exactly one app
 		if app == nil {
-			return nil, true
+			return nil
 		}
 		// Within an app, sequence ids grow with creation order.
 		t := app[byCreated]
@@ -137,7 +160,7 @@ func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record, ok bool) {
 				rs = append(rs, it.r)
 			}
 		}
-		return rs, true
+		return rs
 	case len(q.Names) > 0 && o == byUpdated:
 		// The names tree is in creation order: these are sorted by pageOf.
 		for _, name := range dedupe(q.Names) {
@@ -147,9 +170,9 @@ func (s *Store) lookup(q tasklife.ListQuery, o int) (rs []*record, ok bool) {
 				}
 			}
 		}
-		return rs, true
+		return rs
 	}
-	return nil, false
+	return nil
 }
 
 // pageOf sorts looked-up records and cuts q's page.
