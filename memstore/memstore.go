@@ -203,22 +203,26 @@ func (s *Store) Get(ctx context.Context, guid string) (*tasklife.Task, error) {
 }
 
 // Transition implements tasklife.Store: the check and the write happen under
-// the task's shard lock.
+// the task's shard lock. The answer is built from a copy of the record's
+// fields after the lock is let go, so that its allocation never holds up
+// another write to the shard (a key's or an audit event's record needs the
+// task under the lock, and builds it there).
 func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) (tasklife.TransitionResult, error) {
 	if err := ctx.Err(); err != nil {
 		return tasklife.TransitionResult{}, err
 	}
 	sh := &s.shards[s.shardIndex(req.GUID)]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	r, ok := sh.tasks[req.GUID]
 	if !ok {
+		sh.mu.Unlock()
 		return tasklife.TransitionResult{}, tasklife.ErrNotFound
 	}
 	from := r.currentState()
 	fenced := req.Owner != "" && r.owner != req.Owner
 	applies := !fenced && slices.Contains(req.From, from)
 	if k := req.Idempotency; k != nil && (applies || (!fenced && from == req.To)) {
+		defer sh.mu.Unlock()
 		s.keyMu.Lock()
 		defer s.keyMu.Unlock()
 		if !s.keyFree(k) {
@@ -229,17 +233,27 @@ func (s *Store) Transition(ctx context.Context, req tasklife.TransitionRequest) 
 			s.recordKey(k, out)
 			return tasklife.TransitionResult{Task: out}, nil
 		}
+		s.move(sh, r, req.To, req.FailureReason)
+		out := r.task()
+		s.record(req.Audit, out)
+		s.recordKey(k, out)
+		return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
 	}
 	if !applies {
-		return tasklife.TransitionResult{Task: r.task()}, nil
+		f := r.fields
+		sh.mu.Unlock()
+		return tasklife.TransitionResult{Task: f.task()}, nil
 	}
 	s.move(sh, r, req.To, req.FailureReason)
-	out := r.task()
-	s.record(req.Audit, out)
-	if req.Idempotency != nil {
-		s.recordKey(req.Idempotency, out)
+	if req.Audit != nil {
+		defer sh.mu.Unlock()
+		out := r.task()
+		s.record(req.Audit, out)
+		return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
 	}
-	return tasklife.TransitionResult{Task: out, From: from, Applied: true}, nil
+	f := r.fields
+	sh.mu.Unlock()
+	return tasklife.TransitionResult{Task: f.task(), From: from, Applied: true}, nil
 }
 
 // move writes r's new state, with its shard sh locked, keeps the indexes
