@@ -102,34 +102,67 @@ func BenchmarkCancel(b *testing.B) {
 // GOMAXPROCS goroutines at once; run it with -cpu 1,2 to see how it
 // scales. Like BenchmarkCancel, it cancels from stores of cancelStoreSize
 // tasks in no particular order; each goroutine cancels its own share of
-// each store's tasks.
+// each store's tasks. The mutex map does the same, for how far the machine
+// lets work like this scale: each cancel is a handful of reads from memory
+// no cache holds.
 func BenchmarkCancelParallel(b *testing.B) {
+	ctx := context.Background()
 	b.Run("memstore", func(b *testing.B) {
 		b.ReportAllocs()
-		ctx := context.Background()
-		procs := runtime.GOMAXPROCS(0)
-		for done := 0; done < b.N; {
-			b.StopTimer()
+		cancelInParallel(b, func(guids []string) func(string) error {
 			svc := tasklife.New(memstore.New())
-			guids := shuffled(runningTasks(b, svc, cancelStoreSize))[:min(cancelStoreSize, b.N-done)]
-			runtime.GC()
-			b.StartTimer()
-			var wg sync.WaitGroup
-			for p := range procs {
-				share := guids[p*len(guids)/procs : (p+1)*len(guids)/procs]
-				wg.Go(func() {
-					for _, g := range share {
-						if _, err := svc.Cancel(ctx, g); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+			copy(guids, runningTasks(b, svc, len(guids)))
+			return func(g string) error {
+				_, err := svc.Cancel(ctx, g)
+				return err
 			}
-			wg.Wait()
-			done += len(guids)
-		}
+		})
 	})
+	b.Run("baseline-mutexmap", func(b *testing.B) {
+		b.ReportAllocs()
+		cancelInParallel(b, func(guids []string) func(string) error {
+			m := newMutexMap()
+			copy(guids, runningTasks(b, tasklife.New(memstore.New()), len(guids)))
+			for _, g := range guids {
+				m.put(g)
+			}
+			return func(g string) error {
+				if _, ok := m.cancel(g); !ok {
+					return fmt.Errorf("baseline cancel of %s failed", g)
+				}
+				return nil
+			}
+		})
+	})
+}
+
+// cancelInParallel runs b.N cancels from GOMAXPROCS goroutines, from
+// stores of cancelStoreSize tasks that prepare fills (with guids) and
+// returns the cancel of, the timer stopped while it does.
+func cancelInParallel(b *testing.B, prepare func(guids []string) func(string) error) {
+	procs := runtime.GOMAXPROCS(0)
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		guids := make([]string, cancelStoreSize)
+		cancel := prepare(guids)
+		guids = shuffled(guids)[:min(cancelStoreSize, b.N-done)]
+		runtime.GC()
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for p := range procs {
+			share := guids[p*len(guids)/procs : (p+1)*len(guids)/procs]
+			wg.Go(func() {
+				for _, g := range share {
+					if err := cancel(g); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		done += len(guids)
+	}
 }
 
 // BenchmarkMemory reports what one stored task costs in memory at a million
