@@ -87,9 +87,14 @@ const pgChunk = 4096
 // against the baseline of one raw guarded UPDATE ... RETURNING of an
 // equivalent row through pgx on an equivalent table (same columns, indexes
 // and key count), scanned into the same field types. What the store adds
-// over the baseline is the state it keeps in prev_state, the notification
-// it publishes, the fallback read it skips when the update applies, and the
-// Service around it.
+// over the baseline is the state it keeps in prev_state, canceling_since,
+// the fence, the notification it publishes, the fallback read it skips
+// when the update applies, and the Service around it.
+//
+// pgstore and baseline-update run one after the other, as scripts/bench
+// compares them; interleaved alternates one cancel of each (the first one
+// changing sides every time) and reports both times and their ratio, so
+// that a burst of load on a shared machine hits both sides alike.
 func BenchmarkPGCancel(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.Pool(b)
@@ -104,49 +109,78 @@ func BenchmarkPGCancel(b *testing.B) {
 	running := func(b *testing.B, n int) []string {
 		return insertTasks(b, pool, tasks, tasklife.StateRunning, n)
 	}
+	cancel := func(g string) error {
+		t, err := svc.Cancel(ctx, g)
+		if err == nil && t.State != tasklife.StateCanceling {
+			err = fmt.Errorf("%s: %s", g, t.State)
+		}
+		return err
+	}
 
-	b.Run("pgstore", func(b *testing.B) {
-		inChunks(b, running, func(g string) error {
-			t, err := svc.Cancel(ctx, g)
-			if err == nil && t.State != tasklife.StateCanceling {
-				err = fmt.Errorf("%s: %s", g, t.State)
-			}
-			return err
-		})
-	})
-	b.Run("baseline-update", func(b *testing.B) {
-		update := `UPDATE ` + baseline + ` SET state = 'CANCELING',
+	update := `UPDATE ` + baseline + ` SET state = 'CANCELING',
 	updated_at = greatest(clock_timestamp(), updated_at), version = version + 1
 WHERE guid = $1 AND state = ANY($2)
 RETURNING guid, app_guid, sequence_id, name, command, user_name, state,
 	memory_in_mb, disk_in_mb, log_rate_limit_in_bytes_per_second, droplet_guid,
 	failure_reason, labels, annotations, created_at, updated_at, version`
-		from := []string{string(tasklife.StatePending), string(tasklife.StateRunning)}
-		// The same rows move to the baseline's table, so both tables hold
-		// as many keys as their side of the benchmark canceled.
-		moved := func(b *testing.B, n int) []string {
-			guids := running(b, n)
-			if _, err := pool.Exec(ctx, `WITH moved AS (DELETE FROM `+tasks+` WHERE guid = ANY($1) RETURNING *)
+	from := []string{string(tasklife.StatePending), string(tasklife.StateRunning)}
+	// The same rows move to the baseline's table, so both tables hold
+	// as many keys as their side of the benchmark canceled.
+	moved := func(b *testing.B, n int) []string {
+		guids := running(b, n)
+		if _, err := pool.Exec(ctx, `WITH moved AS (DELETE FROM `+tasks+` WHERE guid = ANY($1) RETURNING *)
 INSERT INTO `+baseline+` OVERRIDING SYSTEM VALUE SELECT * FROM moved`, guids); err != nil {
+			b.Fatal(err)
+		}
+		return guids
+	}
+	raw := func(g string) error {
+		var (
+			t             tasklife.Task
+			state         string
+			failureReason *string
+		)
+		err := pool.QueryRow(ctx, update, g, from).Scan(&t.GUID, &t.AppGUID, &t.SequenceID,
+			&t.Name, &t.Command, &t.User, &state, &t.MemoryInMB, &t.DiskInMB,
+			&t.LogRateLimitInBytesPerSecond, &t.DropletGUID, &failureReason,
+			&t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+		if err == nil && state != string(tasklife.StateCanceling) {
+			err = fmt.Errorf("%s: %s", g, state)
+		}
+		return err
+	}
+
+	b.Run("pgstore", func(b *testing.B) { inChunks(b, running, cancel) })
+	b.Run("baseline-update", func(b *testing.B) { inChunks(b, moved, raw) })
+	b.Run("interleaved", func(b *testing.B) {
+		var ours, theirs time.Duration
+		timed := func(op func(string) error, g string) time.Duration {
+			start := time.Now()
+			if err := op(g); err != nil {
 				b.Fatal(err)
 			}
-			return guids
+			return time.Since(start)
 		}
-		inChunks(b, moved, func(g string) error {
-			var (
-				t             tasklife.Task
-				state         string
-				failureReason *string
-			)
-			err := pool.QueryRow(ctx, update, g, from).Scan(&t.GUID, &t.AppGUID, &t.SequenceID,
-				&t.Name, &t.Command, &t.User, &state, &t.MemoryInMB, &t.DiskInMB,
-				&t.LogRateLimitInBytesPerSecond, &t.DropletGUID, &failureReason,
-				&t.Labels, &t.Annotations, &t.CreatedAt, &t.UpdatedAt, &t.Version)
-			if err == nil && state != string(tasklife.StateCanceling) {
-				err = fmt.Errorf("%s: %s", g, state)
+		b.ReportAllocs()
+		for done := 0; done < b.N; {
+			b.StopTimer()
+			n := min(pgChunk, b.N-done)
+			mine, baselines := running(b, n), moved(b, n)
+			b.StartTimer()
+			for i := range n {
+				if (done+i)%2 == 0 {
+					ours += timed(cancel, mine[i])
+					theirs += timed(raw, baselines[i])
+				} else {
+					theirs += timed(raw, baselines[i])
+					ours += timed(cancel, mine[i])
+				}
 			}
-			return err
-		})
+			done += n
+		}
+		b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "pgstore-ns/op")
+		b.ReportMetric(float64(theirs.Nanoseconds())/float64(b.N), "baseline-ns/op")
+		b.ReportMetric(float64(ours)/float64(theirs), "pgstore/baseline")
 	})
 }
 

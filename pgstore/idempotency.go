@@ -160,6 +160,9 @@ SELECT count(*) FROM gone`
 // keyTaken reports whether err is the unique violation of a key recorded
 // before.
 func keyTaken(err error) bool {
+	if err == nil {
+		return false // and no allocation for pgErr, which escapes
+	}
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == keyConstraint
 }

@@ -20,9 +20,10 @@ import (
 // a microsecond after the one it replaces.
 const nextUpdatedAt = `greatest(clock_timestamp(), updated_at + interval '1 microsecond')`
 
-// notify is the select list that publishes one written row (the columns of
-// an UPDATE's RETURNING, with prev_state) as event. A CTE that only selects
-// runs when read: each statement reads every row of it.
+// notify is the output column that publishes one written row as event: in
+// an UPDATE's RETURNING, or in a select over one (its columns, with
+// prev_state). A CTE that only selects runs when read: each statement that
+// notifies there reads every row of it.
 func notify(channel, event string) string {
 	return `pg_notify(` + channel + `, json_build_object(
 		'guid', guid, 'app_guid', app_guid, 'event', ` + event + `,
