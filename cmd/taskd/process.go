@@ -19,20 +19,14 @@ import (
 // one more program started per task, a third of taskd's cost per task.)
 const gateScript = `read -r _taskd_go <&3 || exit 125; exec 3<&-; unset _taskd_go; _taskd_cmd=$1; shift; eval "unset _taskd_cmd; $_taskd_cmd"`
 
-// reaping is held for reading around every reap of a child of taskd, and
-// for writing while taskd lists its children (ownChildren): the kernel
-// lists them a step at a time, and a child reaped between two steps can
-// make it skip the next one.
-var reaping sync.RWMutex
-
 // process is a started task command.
 type process struct {
 	guid string
-	// shells, when set, returns the pids of every task's shell (the
-	// group leaders): once this task's group is gone, a child of taskd
-	// that is none of them may be a process the task left outside its
-	// group, and only then does finish look for those.
-	shells func() map[int]bool
+	// shells, when set, holds every task's shell (the group leaders):
+	// once this task's group is gone, a child of taskd that is none of
+	// them may be a process the task left outside its group, and only
+	// then does finish look for those.
+	shells *shellSet
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
@@ -137,9 +131,7 @@ func (p *process) reap() {
 	p.reaped = true
 	p.mu.Unlock()
 	if p.cmd.ProcessState == nil {
-		reaping.RLock()
 		_ = p.cmd.Wait()
-		reaping.RUnlock()
 	}
 }
 

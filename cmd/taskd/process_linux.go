@@ -95,11 +95,8 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 	}
 }
 
-// wait4 reaps a child in pid (see unix.Wait4) without waiting, under
-// reaping's read lock.
+// wait4 reaps a child in pid (see unix.Wait4) without waiting.
 func wait4(pid int) (int, error) {
-	reaping.RLock()
-	defer reaping.RUnlock()
 	return unix.Wait4(pid, nil, unix.WNOHANG, nil)
 }
 

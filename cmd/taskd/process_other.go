@@ -53,13 +53,13 @@ func signalDescendants(string, int, syscall.Signal) map[int]uint64 { return nil 
 
 // stopDescendants needs /proc and a subreaper; elsewhere processes that
 // left the group go to init.
-func stopDescendants(string, map[int]uint64, func() map[int]bool) int { return 0 }
+func stopDescendants(string, map[int]uint64, *shellSet) int { return 0 }
 
 // stopAllDescendants needs /proc and a subreaper.
 func stopAllDescendants(map[int]bool) int { return 0 }
 
 // reapOrphans has nothing to reap without a subreaper.
-func reapOrphans(func() map[int]bool) (stop func()) { return func() {} }
+func reapOrphans(*shellSet) (stop func()) { return func() {} }
 
 // pipeUnread cannot tell elsewhere: a stalled reader is stopped at once.
 func pipeUnread(*os.File) int { return 0 }
