@@ -118,23 +118,41 @@ func stopProcesses(match func(procs map[int]procStat, pid int) bool, known map[i
 	}
 }
 
-// reapOrphans reaps, whenever a child of taskd exits, every zombie child
-// that is not a task's shell (its work reaps it), until stop is called: an
-// orphan of a task that ends while the task runs would otherwise stay a
-// zombie until the task ends. Only a process whose children are all task
-// shells or their orphans may run it.
+// orphanReapInterval is the least time between two of reapOrphans'
+// listings: every task's end is a SIGCHLD, and a zombie orphan is rare and
+// harmless for that long, so a busy taskd lists its children for them a
+// few dozen times a second instead of once per task.
+const orphanReapInterval = 20 * time.Millisecond
+
+// reapOrphans reaps, whenever a child of taskd exits (within
+// orphanReapInterval), every zombie child that is not a task's shell (its
+// work reaps it), until stop is called: an orphan of a task that ends while
+// the task runs would otherwise stay a zombie until the task ends. Only a
+// process whose children are all task shells or their orphans may run it.
 func reapOrphans(shells *shellSet) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGCHLD)
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
+		var last time.Time
 		for {
 			select {
 			case <-done:
 				return
 			case <-sigs:
 			}
+			if wait := orphanReapInterval - time.Since(last); wait > 0 {
+				// The SIGCHLDs meanwhile wait in sigs, as one.
+				timer := time.NewTimer(wait)
+				select {
+				case <-done:
+					timer.Stop()
+					return
+				case <-timer.C:
+				}
+			}
+			last = time.Now()
 			// A child's state first, then the shells: a task's shell
 			// is counted before it is forked, so one that is a zombie
 			// is among all the shells asked afterwards, or its work

@@ -25,7 +25,24 @@ func sysProcAttr() *syscall.SysProcAttr {
 // awaitLeader returns once the group leader has exited, without reaping it:
 // while it is a zombie its pid, and so the group id, cannot be handed to
 // another process, so killing the group afterwards cannot hit a stranger.
+//
+// It waits on a pidfd, which Go's poller watches, so that a running task
+// holds no thread: a thread blocked in waitid per task made each end wake
+// a thread that then had to win a P back, and made every listing of
+// taskd's children (a file per thread) longer. Without pidfds (Linux
+// before 5.10), it blocks in waitid.
 func awaitLeader(cmd *exec.Cmd) {
+	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			// Read waits until the pidfd is readable, which it is once
+			// the process has exited, and asks again.
+			if rc.Read(func(uintptr) bool { return leaderExited(cmd) }) == nil {
+				return
+			}
+		}
+	}
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
