@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -218,15 +219,15 @@ func childCarries(guid string, shells *shellSet) bool {
 // the Go runtime ends a thread only when a goroutine exits locked to it,
 // which no goroutine of taskd does.
 func ownChildren() ([]int, error) {
-	threads, err := os.ReadDir("/proc/self/task")
+	childLists.mu.Lock()
+	defer childLists.mu.Unlock()
+	threads, err := childLists.threads()
 	if err != nil {
 		return nil, err
 	}
-	childLists.mu.Lock()
-	defer childLists.mu.Unlock()
 	var children []int
-	for _, th := range threads {
-		b, err := childLists.stable(th.Name())
+	for _, tid := range threads {
+		b, err := childLists.stable(tid)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 			continue // the thread has exited: its children went to another
 		}
@@ -244,16 +245,31 @@ func ownChildren() ([]int, error) {
 	return children, nil
 }
 
-// childLists keeps each thread's children file open: a task's end lists
-// taskd's children, and opening and closing a file per thread was most of
-// what that cost. A file of /proc read again from offset 0 is generated
-// afresh.
+// childLists keeps each thread's children file open, and the directory of
+// the threads: a task's end lists taskd's children, and opening and closing
+// a file per thread was most of what that cost. A file or directory of
+// /proc read again from offset 0 is generated afresh.
 var childLists = &childFiles{fds: map[string]int{}, bufs: [2][]byte{make([]byte, 0, 4096), make([]byte, 0, 4096)}}
 
 type childFiles struct {
 	mu   sync.Mutex
+	dir  *os.File       // /proc/self/task
 	fds  map[string]int // by thread id
 	bufs [2][]byte      // two reads of one thread's children, to compare
+}
+
+// threads returns the ids of taskd's threads.
+func (c *childFiles) threads() ([]string, error) {
+	if c.dir == nil {
+		dir, err := os.Open("/proc/self/task")
+		if err != nil {
+			return nil, err
+		}
+		c.dir = dir
+	} else if _, err := c.dir.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return c.dir.Readdirnames(-1)
 }
 
 // childListTries bounds how many times stable reads a thread's children

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,9 +34,11 @@ type process struct {
 	cmd    *exec.Cmd
 	gate   *os.File      // write end; a line on it lets the command run
 	exited chan struct{} // closed once the group leader has exited
-	output sync.WaitGroup
-	out    *outputLog
-	pipes  []*os.File // read ends of stdout and stderr
+	// drained is closed once both output readers have reached the end
+	// of their pipes (or their closing).
+	drained chan struct{}
+	out     *outputLog
+	pipes   []*os.File // read ends of stdout and stderr
 }
 
 // startProcess starts command with shell in a new process group, held at
@@ -52,18 +55,18 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		}
 	}
 	defer func() { closeAll(child) }()
-	gateR, gateW, err := os.Pipe()
+	gateR, gateW, err := taskPipe(false)
 	if err != nil {
 		return nil, err
 	}
 	parent, child = append(parent, gateW), append(child, gateR)
-	outR, outW, err := os.Pipe()
+	outR, outW, err := taskPipe(true)
 	if err != nil {
 		closeAll(parent)
 		return nil, err
 	}
 	parent, child = append(parent, outR), append(child, outW)
-	errR, errW, err := os.Pipe()
+	errR, errW, err := taskPipe(true)
 	if err != nil {
 		closeAll(parent)
 		return nil, err
@@ -84,8 +87,20 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		return nil, err
 	}
 	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
-	p.output.Go(func() { out.copyLines(outR, "stdout") })
-	p.output.Go(func() { out.copyLines(errR, "stderr") })
+	p.drained = make(chan struct{})
+	var reading atomic.Int32
+	reading.Store(2)
+	for _, r := range []struct {
+		pipe   *os.File
+		stream string
+	}{{outR, "stdout"}, {errR, "stderr"}} {
+		go func() {
+			out.copyLines(r.pipe, r.stream)
+			if reading.Add(-1) == 0 {
+				close(p.drained)
+			}
+		}()
+	}
 	go func() {
 		awaitLeader(cmd)
 		close(p.exited)

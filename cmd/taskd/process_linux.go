@@ -112,6 +112,28 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 	}
 }
 
+// taskPipe returns a pipe between taskd and a task. Only the end taskd
+// reads from (r, when taskdReads) is left to Go's poller, for a goroutine
+// to wait on: os.Pipe registers both ends, and registering (and
+// unregistering) an end the task takes and taskd closes at once, or the
+// gate's, which taskd writes one line to, was a dozen system calls per
+// task for nothing.
+func taskPipe(taskdReads bool) (r, w *os.File, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	if taskdReads {
+		// os.NewFile registers a non-blocking descriptor with the poller.
+		if err := unix.SetNonblock(p[0], true); err != nil {
+			_ = unix.Close(p[0])
+			_ = unix.Close(p[1])
+			return nil, nil, os.NewSyscallError("fcntl", err)
+		}
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
+}
+
 // wait4 reaps a child in pid (see unix.Wait4) without waiting.
 func wait4(pid int) (int, error) {
 	return unix.Wait4(pid, nil, unix.WNOHANG, nil)

@@ -25,6 +25,9 @@ func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
 // does: until awaitLeader returns, the leader counts as running.
 func leaderExited(*exec.Cmd) bool { return false }
 
+// taskPipe is os.Pipe elsewhere.
+func taskPipe(bool) (r, w *os.File, err error) { return os.Pipe() }
+
 // becomeSubreaper is Linux only; elsewhere orphans go to init.
 func becomeSubreaper() error { return nil }
 
