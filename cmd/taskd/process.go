@@ -74,6 +74,9 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	parent, child = append(parent, errR), append(child, errW)
 
 	cmd := exec.Command(shell, "-c", gateScript, shell, command)
+	if null, err := devNull(); err == nil {
+		cmd.Stdin = null
+	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()
@@ -107,6 +110,10 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	}()
 	return p, nil
 }
+
+// devNull is the task's standard input, opened once: os/exec would open
+// and close /dev/null for every task.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
 // the database URL, which may hold a password), plus the task's guid and
