@@ -212,18 +212,27 @@ func childCarries(guid string, shells *shellSet) bool {
 	return false
 }
 
-// ownChildren lists taskd's children, the orphans it inherited included,
-// from each of its threads' /proc/self/task/<tid>/children (a child is
-// listed under the thread that started it; an orphan under the thread
-// that inherited it). A thread that exits hands its children to another;
-// the Go runtime ends a thread only when a goroutine exits locked to it,
-// which no goroutine of taskd does.
+// ownChildren lists taskd's children, every orphan it inherited among them,
+// from its threads' /proc/self/task/<tid>/children: a child is listed under
+// the thread that started it, an orphan under the thread that inherited
+// it. Since Linux 3.19 that is the first live thread of the subreaper
+// (find_new_reaper, find_alive_thread), taskd's main thread, which lives as
+// long as taskd does (the Go runtime never ends it), so only its list is
+// read: the others hold only the shells their threads started, which every
+// caller passes over, and reading them all was most of what a task's end
+// cost. Before 3.19, an orphan went to the thread that started its
+// ancestor shell, and every thread's list is read. A thread that exits
+// hands its children to another; the Go runtime ends a thread only when a
+// goroutine exits locked to it, which no goroutine of taskd does.
 func ownChildren() ([]int, error) {
 	childLists.mu.Lock()
 	defer childLists.mu.Unlock()
-	threads, err := childLists.threads()
-	if err != nil {
-		return nil, err
+	threads := []string{strconv.Itoa(os.Getpid())}
+	if !orphansGoToMainThread() {
+		var err error
+		if threads, err = childLists.threads(); err != nil {
+			return nil, err
+		}
 	}
 	var children []int
 	for _, tid := range threads {
@@ -243,6 +252,35 @@ func ownChildren() ([]int, error) {
 		}
 	}
 	return children, nil
+}
+
+// orphansGoToMainThread reports whether the kernel hands an orphan to its
+// subreaper's main thread: Linux 3.19 and later (see ownChildren).
+var orphansGoToMainThread = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 3, 19)
+})
+
+// kernelAtLeast reports whether a kernel release ("6.1.0-18-amd64") is
+// major.minor or later; false when it cannot tell.
+func kernelAtLeast(release string, major, minor int) bool {
+	fields := strings.SplitN(release, ".", 3)
+	if len(fields) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(fields[0])
+	end := strings.IndexFunc(fields[1], func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(fields[1])
+	}
+	mnr, err2 := strconv.Atoi(fields[1][:end])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || maj == major && mnr >= minor
 }
 
 // childLists keeps each thread's children file open, and the directory of
