@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,14 +60,14 @@ func signalDescendants(guid string, leader int, sig unix.Signal) map[int]uint64 
 // signalDescendants) included. The leader must be reaped already, and its
 // group. It returns how many processes it stopped.
 //
-// With shells (the task shells' pids), it first lists taskd's children,
+// With shells (the tasks' shells), it first lists taskd's children,
 // which costs a few reads, where looking for the task's processes reads
 // every process's stat: with the task's group gone, a live process the
 // task started descends from a child of taskd (as its subreaper, taskd
-// inherits the orphans), so when every child is a task's shell, there is
-// none.
-func stopDescendants(guid string, signaled map[int]uint64, shells func() map[int]bool) int {
-	if len(signaled) == 0 && shells != nil && !childrenBeyond(shells) {
+// inherits the orphans) that carries the task's guid, so when no child but
+// the shells carries it, there is none.
+func stopDescendants(guid string, signaled map[int]uint64, shells *shellSet) int {
+	if len(signaled) == 0 && shells != nil && !childCarries(guid, shells) {
 		return 0
 	}
 	self := os.Getpid()
@@ -117,35 +119,51 @@ func stopProcesses(match func(procs map[int]procStat, pid int) bool, known map[i
 	}
 }
 
-// reapOrphans reaps, whenever a child of taskd exits, every zombie child
-// that is not a task's shell (its work reaps it), until stop is called: an
-// orphan of a task that ends while the task runs would otherwise stay a
-// zombie until the task ends. Only a process whose children are all task
-// shells or their orphans may run it.
-func reapOrphans(shells func() map[int]bool) (stop func()) {
+// orphanReapInterval is the least time between two of reapOrphans'
+// listings: every task's end is a SIGCHLD, and a zombie orphan is rare and
+// harmless for that long, so a busy taskd lists its children for them a
+// few dozen times a second instead of once per task.
+const orphanReapInterval = 20 * time.Millisecond
+
+// reapOrphans reaps, whenever a child of taskd exits (within
+// orphanReapInterval), every zombie child that is not a task's shell (its
+// work reaps it), until stop is called: an orphan of a task that ends while
+// the task runs would otherwise stay a zombie until the task ends. Only a
+// process whose children are all task shells or their orphans may run it.
+func reapOrphans(shells *shellSet) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGCHLD)
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
+		var last time.Time
 		for {
 			select {
 			case <-done:
 				return
 			case <-sigs:
 			}
+			if wait := orphanReapInterval - time.Since(last); wait > 0 {
+				// The SIGCHLDs meanwhile wait in sigs, as one.
+				timer := time.NewTimer(wait)
+				select {
+				case <-done:
+					timer.Stop()
+					return
+				case <-timer.C:
+				}
+			}
+			last = time.Now()
 			// A child's state first, then the shells: a task's shell
-			// is tracked before its gate opens, so one that is a
-			// zombie is among the shells asked afterwards, or its work
+			// is counted before it is forked, so one that is a zombie
+			// is among all the shells asked afterwards, or its work
 			// has reaped it. The other way round, a task started in
 			// between, whose command ended at once, was reaped here and
 			// its work lost its exit status. The shells asked before
 			// only spare their stats.
 			self := os.Getpid()
-			reaping.Lock()
 			children, _ := ownChildren()
-			reaping.Unlock()
-			shellsBefore := shells()
+			shellsBefore, _ := shells.snapshot()
 			var zombies []int
 			for _, pid := range children {
 				if shellsBefore[pid] {
@@ -158,7 +176,7 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 			if len(zombies) == 0 {
 				continue
 			}
-			keep := shells()
+			keep := shells.all()
 			for _, pid := range zombies {
 				if !keep[pid] {
 					_, _ = wait4(pid)
@@ -173,44 +191,52 @@ func reapOrphans(shells func() map[int]bool) (stop func()) {
 	}
 }
 
-// childrenBeyond reports whether taskd has a child that is not a task's
-// shell (an error counts as one). The shells are asked while reaping is
-// held, when none can be started or reaped: a shell is among them from
-// before it is started (shell.start) until after it is reaped.
-func childrenBeyond(shells func() map[int]bool) bool {
-	reaping.Lock()
+// childCarries reports whether a child of taskd that is not a task's shell
+// carries the task's guid in its environment (an error counts as one): a
+// process of the task's is one under such a child (see belongs), so when
+// there is none, stopProcesses would find nothing. The shells, which carry
+// their own task's guid, only spare the reads of their environments; a
+// child still being started, not yet among them, carries taskd's
+// environment or its own task's guid, so it needs no waiting for.
+func childCarries(guid string, shells *shellSet) bool {
 	children, err := ownChildren()
-	keep := shells()
-	reaping.Unlock()
 	if err != nil {
 		return true
 	}
+	known, _ := shells.snapshot()
 	for _, pid := range children {
-		if !keep[pid] {
+		if !known[pid] && hasGUID(pid, guid) {
 			return true
 		}
 	}
 	return false
 }
 
-// ownChildren lists taskd's children, the orphans it inherited included,
-// from each of its threads' /proc/self/task/<tid>/children (a child is
-// listed under the thread that started it; an orphan under the thread
-// that inherited it). The kernel lists a thread's children a step at a
-// time, and skips one when a child listed before it was reaped between
-// two steps: the caller holds reaping, so that none is. A thread that
-// exits hands its children to another; the Go runtime ends a thread only
-// when a goroutine exits locked to it, which no goroutine of taskd does.
+// ownChildren lists taskd's children, every orphan it inherited among them,
+// from its threads' /proc/self/task/<tid>/children: a child is listed under
+// the thread that started it, an orphan under the thread that inherited
+// it. Since Linux 3.19 that is the first live thread of the subreaper
+// (find_new_reaper, find_alive_thread), taskd's main thread, which lives as
+// long as taskd does (the Go runtime never ends it), so only its list is
+// read: the others hold only the shells their threads started, which every
+// caller passes over, and reading them all was most of what a task's end
+// cost. Before 3.19, an orphan went to the thread that started its
+// ancestor shell, and every thread's list is read. A thread that exits
+// hands its children to another; the Go runtime ends a thread only when a
+// goroutine exits locked to it, which no goroutine of taskd does.
 func ownChildren() ([]int, error) {
-	threads, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil, err
-	}
 	childLists.mu.Lock()
 	defer childLists.mu.Unlock()
+	threads := []string{strconv.Itoa(os.Getpid())}
+	if !orphansGoToMainThread() {
+		var err error
+		if threads, err = childLists.threads(); err != nil {
+			return nil, err
+		}
+	}
 	var children []int
-	for _, th := range threads {
-		b, err := childLists.read(th.Name())
+	for _, tid := range threads {
+		b, err := childLists.stable(tid)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 			continue // the thread has exited: its children went to another
 		}
@@ -228,21 +254,96 @@ func ownChildren() ([]int, error) {
 	return children, nil
 }
 
-// childLists keeps each thread's children file open: a task's end lists
-// taskd's children, and opening and closing a file per thread was most of
-// what that cost. A file of /proc read again from offset 0 is generated
-// afresh.
-var childLists = &childFiles{fds: map[string]int{}, buf: make([]byte, 4096)}
+// orphansGoToMainThread reports whether the kernel hands an orphan to its
+// subreaper's main thread: Linux 3.19 and later (see ownChildren).
+var orphansGoToMainThread = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 3, 19)
+})
 
-type childFiles struct {
-	mu  sync.Mutex
-	fds map[string]int // by thread id
-	buf []byte
+// kernelAtLeast reports whether a kernel release ("6.1.0-18-amd64") is
+// major.minor or later; false when it cannot tell.
+func kernelAtLeast(release string, major, minor int) bool {
+	fields := strings.SplitN(release, ".", 3)
+	if len(fields) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(fields[0])
+	end := strings.IndexFunc(fields[1], func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(fields[1])
+	}
+	mnr, err2 := strconv.Atoi(fields[1][:end])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || maj == major && mnr >= minor
 }
 
-// read returns the children the thread tid lists now; the slice is
-// overwritten by the next read.
-func (c *childFiles) read(tid string) ([]byte, error) {
+// childLists keeps each thread's children file open, and the directory of
+// the threads: a task's end lists taskd's children, and opening and closing
+// a file per thread was most of what that cost. A file or directory of
+// /proc read again from offset 0 is generated afresh.
+var childLists = &childFiles{fds: map[string]int{}, bufs: [2][]byte{make([]byte, 0, 4096), make([]byte, 0, 4096)}}
+
+type childFiles struct {
+	mu   sync.Mutex
+	dir  *os.File       // /proc/self/task
+	fds  map[string]int // by thread id
+	bufs [2][]byte      // two reads of one thread's children, to compare
+}
+
+// threads returns the ids of taskd's threads.
+func (c *childFiles) threads() ([]string, error) {
+	if c.dir == nil {
+		dir, err := os.Open("/proc/self/task")
+		if err != nil {
+			return nil, err
+		}
+		c.dir = dir
+	} else if _, err := c.dir.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return c.dir.Readdirnames(-1)
+}
+
+// childListTries bounds how many times stable reads a thread's children
+// before it gives up: each time, one was reaped meanwhile.
+const childListTries = 100
+
+// stable returns the children the thread tid lists, read twice alike. The
+// kernel lists them a step at a time, and skips one when a child listed
+// before it is reaped between two steps; that child is missing from the
+// next read, so two reads alike mean the first skipped none. (taskd used
+// to hold every start and reap while it listed: a listing then waited for
+// the forks under way, and held up every task's start and end meanwhile.)
+// The slice is overwritten by the next call.
+func (c *childFiles) stable(tid string) ([]byte, error) {
+	prev, err := c.read(tid, c.bufs[0][:0])
+	if err != nil {
+		return nil, err
+	}
+	c.bufs[0] = prev
+	for range childListTries {
+		next, err := c.read(tid, c.bufs[1][:0])
+		if err != nil {
+			return nil, err
+		}
+		c.bufs[1] = next
+		if bytes.Equal(prev, next) {
+			return next, nil
+		}
+		c.bufs[0], c.bufs[1] = c.bufs[1], c.bufs[0]
+		prev = c.bufs[0]
+	}
+	return nil, fmt.Errorf("the children of thread %s kept changing", tid)
+}
+
+// read appends the children the thread tid lists now to buf.
+func (c *childFiles) read(tid string, buf []byte) ([]byte, error) {
 	path := "/proc/self/task/" + tid + "/children"
 	fd, ok := c.fds[tid]
 	if !ok {
@@ -256,12 +357,12 @@ func (c *childFiles) read(tid string) ([]byte, error) {
 		}
 		c.fds[tid] = fd
 	}
-	n := 0
+	start := len(buf)
 	for {
-		if n == len(c.buf) {
-			c.buf = append(c.buf, make([]byte, len(c.buf))...)
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(cap(buf), 512))
 		}
-		m, err := unix.Pread(fd, c.buf[n:], int64(n))
+		m, err := unix.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)-start))
 		switch {
 		case errors.Is(err, unix.EINTR):
 		case err != nil:
@@ -269,9 +370,9 @@ func (c *childFiles) read(tid string) ([]byte, error) {
 			delete(c.fds, tid)
 			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		case m == 0:
-			return c.buf[:n], nil
+			return buf, nil
 		default:
-			n += m
+			buf = buf[:len(buf)+m]
 		}
 	}
 }

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -107,4 +111,46 @@ func TestOrphanIsReapedWhileTheTaskRuns(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond, "process %d stays a zombie under taskd", pid)
 	require.Equal(t, "RUNNING", d.get(tk.GUID).State)
 	d.requireCanceled(tk.GUID)
+}
+
+// TestOrphansAreListedUnderTheMainThread: taskd looks for the orphans it
+// inherits in its main thread's children only (ownChildren), which holds
+// them since Linux 3.19; this kernel must agree. A task's shell is listed
+// under the thread that started it, so it needs a task of its own that
+// leaves an orphan while it runs.
+func TestOrphansAreListedUnderTheMainThread(t *testing.T) {
+	if !orphansGoToMainThread() {
+		t.Skip("Linux before 3.19: taskd reads every thread's children")
+	}
+	t.Parallel()
+	d := startTaskd(t, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	tk := d.create(fmt.Sprintf(`(setsid sh -c 'echo $$ > %s; exec sleep 601' &); sleep 600`, pidFile))
+	pid := readPID(t, pidFile)
+	main := d.cmd.Process.Pid
+	children := fmt.Sprintf("/proc/%d/task/%d/children", main, main)
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(children)
+		return err == nil && slices.Contains(strings.Fields(string(b)), strconv.Itoa(pid))
+	}, 5*time.Second, 5*time.Millisecond, "orphan %d is not in %s", pid, children)
+	d.requireCanceled(tk.GUID)
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.1.0-18-amd64", true},
+		{"3.19.0", true},
+		{"3.19-rc1", true},
+		{"4.0.0", true},
+		{"3.18.140", false},
+		{"3.10.0-1160.el7.x86_64", false},
+		{"2.6.32", false},
+		{"", false},
+		{"garbage", false},
+	} {
+		require.Equal(t, c.want, kernelAtLeast(c.release, 3, 19), c.release)
+	}
 }

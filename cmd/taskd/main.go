@@ -154,7 +154,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	logs, feed := newTaskLogs(cfg.logs), newChangeFeed()
 	exec.shell.logs, exec.changes = logs, feed
 	svc.Observe(feed.observe)
-	defer reapOrphans(exec.shell.leaders)() // no zombie under taskd
+	defer reapOrphans(exec.shell.shells)() // no zombie under taskd
 	exec.leases = runner.Config{Lease: cfg.lease, CancelDeadline: cfg.cancelDeadline, PendingExpiry: cfg.pendingExpiry, MaxRunTime: cfg.maxRunTime}
 	stopListening := func() {}
 	if pg != nil {

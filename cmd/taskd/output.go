@@ -85,9 +85,19 @@ func newOutputLog(log *slog.Logger, limit int64, lineLimit int) *outputLog {
 	return o
 }
 
+// lineReaders holds the readers copyLines has finished with: two buffers of
+// maxLogLine per task were most of what taskd allocated, and so most of
+// its garbage collection.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLogLine) }}
+
 // copyLines logs each line read from r until it ends.
 func (o *outputLog) copyLines(r io.Reader, stream string) {
-	br := bufio.NewReaderSize(r, maxLogLine)
+	br := lineReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		lineReaders.Put(br)
+	}()
 	for {
 		line, err := br.ReadSlice('\n')
 		o.read.Add(int64(len(line)))
@@ -181,11 +191,7 @@ func (o *outputLog) close() {
 // drainOutput waits for the output readers to reach the end of the pipes,
 // or closes the pipes (see outputDrain).
 func (p *process) drainOutput(log *slog.Logger) {
-	drained := make(chan struct{})
-	go func() {
-		p.output.Wait()
-		close(drained)
-	}()
+	drained := p.drained
 	tick := time.NewTicker(outputDrain)
 	defer tick.Stop()
 	deadline := time.Now().Add(outputDrainMax)

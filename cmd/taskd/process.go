@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,29 +20,25 @@ import (
 // one more program started per task, a third of taskd's cost per task.)
 const gateScript = `read -r _taskd_go <&3 || exit 125; exec 3<&-; unset _taskd_go; _taskd_cmd=$1; shift; eval "unset _taskd_cmd; $_taskd_cmd"`
 
-// reaping is held for reading around every reap of a child of taskd, and
-// for writing while taskd lists its children (ownChildren): the kernel
-// lists them a step at a time, and a child reaped between two steps can
-// make it skip the next one.
-var reaping sync.RWMutex
-
 // process is a started task command.
 type process struct {
 	guid string
-	// shells, when set, returns the pids of every task's shell (the
-	// group leaders): once this task's group is gone, a child of taskd
-	// that is none of them may be a process the task left outside its
-	// group, and only then does finish look for those.
-	shells func() map[int]bool
+	// shells, when set, holds every task's shell (the group leaders):
+	// once this task's group is gone, a child of taskd that is none of
+	// them may be a process the task left outside its group, and only
+	// then does finish look for those.
+	shells *shellSet
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
 	cmd    *exec.Cmd
 	gate   *os.File      // write end; a line on it lets the command run
 	exited chan struct{} // closed once the group leader has exited
-	output sync.WaitGroup
-	out    *outputLog
-	pipes  []*os.File // read ends of stdout and stderr
+	// drained is closed once both output readers have reached the end
+	// of their pipes (or their closing).
+	drained chan struct{}
+	out     *outputLog
+	pipes   []*os.File // read ends of stdout and stderr
 }
 
 // startProcess starts command with shell in a new process group, held at
@@ -58,18 +55,18 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		}
 	}
 	defer func() { closeAll(child) }()
-	gateR, gateW, err := os.Pipe()
+	gateR, gateW, err := taskPipe(false)
 	if err != nil {
 		return nil, err
 	}
 	parent, child = append(parent, gateW), append(child, gateR)
-	outR, outW, err := os.Pipe()
+	outR, outW, err := taskPipe(true)
 	if err != nil {
 		closeAll(parent)
 		return nil, err
 	}
 	parent, child = append(parent, outR), append(child, outW)
-	errR, errW, err := os.Pipe()
+	errR, errW, err := taskPipe(true)
 	if err != nil {
 		closeAll(parent)
 		return nil, err
@@ -77,6 +74,9 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	parent, child = append(parent, errR), append(child, errW)
 
 	cmd := exec.Command(shell, "-c", gateScript, shell, command)
+	if null, err := devNull(); err == nil {
+		cmd.Stdin = null
+	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{gateR}
 	cmd.SysProcAttr = sysProcAttr()
@@ -90,14 +90,30 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		return nil, err
 	}
 	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
-	p.output.Go(func() { out.copyLines(outR, "stdout") })
-	p.output.Go(func() { out.copyLines(errR, "stderr") })
+	p.drained = make(chan struct{})
+	var reading atomic.Int32
+	reading.Store(2)
+	for _, r := range []struct {
+		pipe   *os.File
+		stream string
+	}{{outR, "stdout"}, {errR, "stderr"}} {
+		go func() {
+			out.copyLines(r.pipe, r.stream)
+			if reading.Add(-1) == 0 {
+				close(p.drained)
+			}
+		}()
+	}
 	go func() {
 		awaitLeader(cmd)
 		close(p.exited)
 	}()
 	return p, nil
 }
+
+// devNull is the task's standard input, opened once: os/exec would open
+// and close /dev/null for every task.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
 // the database URL, which may hold a password), plus the task's guid and
@@ -137,9 +153,7 @@ func (p *process) reap() {
 	p.reaped = true
 	p.mu.Unlock()
 	if p.cmd.ProcessState == nil {
-		reaping.RLock()
 		_ = p.cmd.Wait()
-		reaping.RUnlock()
 	}
 }
 

@@ -25,7 +25,24 @@ func sysProcAttr() *syscall.SysProcAttr {
 // awaitLeader returns once the group leader has exited, without reaping it:
 // while it is a zombie its pid, and so the group id, cannot be handed to
 // another process, so killing the group afterwards cannot hit a stranger.
+//
+// It waits on a pidfd, which Go's poller watches, so that a running task
+// holds no thread: a thread blocked in waitid per task made each end wake
+// a thread that then had to win a P back, and made every listing of
+// taskd's children (a file per thread) longer. Without pidfds (Linux
+// before 5.10), it blocks in waitid.
 func awaitLeader(cmd *exec.Cmd) {
+	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			// Read waits until the pidfd is readable, which it is once
+			// the process has exited, and asks again.
+			if rc.Read(func(uintptr) bool { return leaderExited(cmd) }) == nil {
+				return
+			}
+		}
+	}
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
@@ -95,11 +112,30 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 	}
 }
 
-// wait4 reaps a child in pid (see unix.Wait4) without waiting, under
-// reaping's read lock.
+// taskPipe returns a pipe between taskd and a task. Only the end taskd
+// reads from (r, when taskdReads) is left to Go's poller, for a goroutine
+// to wait on: os.Pipe registers both ends, and registering (and
+// unregistering) an end the task takes and taskd closes at once, or the
+// gate's, which taskd writes one line to, was a dozen system calls per
+// task for nothing.
+func taskPipe(taskdReads bool) (r, w *os.File, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	if taskdReads {
+		// os.NewFile registers a non-blocking descriptor with the poller.
+		if err := unix.SetNonblock(p[0], true); err != nil {
+			_ = unix.Close(p[0])
+			_ = unix.Close(p[1])
+			return nil, nil, os.NewSyscallError("fcntl", err)
+		}
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
+}
+
+// wait4 reaps a child in pid (see unix.Wait4) without waiting.
 func wait4(pid int) (int, error) {
-	reaping.RLock()
-	defer reaping.RUnlock()
 	return unix.Wait4(pid, nil, unix.WNOHANG, nil)
 }
 

@@ -25,6 +25,9 @@ func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
 // does: until awaitLeader returns, the leader counts as running.
 func leaderExited(*exec.Cmd) bool { return false }
 
+// taskPipe is os.Pipe elsewhere.
+func taskPipe(bool) (r, w *os.File, err error) { return os.Pipe() }
+
 // becomeSubreaper is Linux only; elsewhere orphans go to init.
 func becomeSubreaper() error { return nil }
 
@@ -53,13 +56,13 @@ func signalDescendants(string, int, syscall.Signal) map[int]uint64 { return nil 
 
 // stopDescendants needs /proc and a subreaper; elsewhere processes that
 // left the group go to init.
-func stopDescendants(string, map[int]uint64, func() map[int]bool) int { return 0 }
+func stopDescendants(string, map[int]uint64, *shellSet) int { return 0 }
 
 // stopAllDescendants needs /proc and a subreaper.
 func stopAllDescendants(map[int]bool) int { return 0 }
 
 // reapOrphans has nothing to reap without a subreaper.
-func reapOrphans(func() map[int]bool) (stop func()) { return func() {} }
+func reapOrphans(*shellSet) (stop func()) { return func() {} }
 
 // pipeUnread cannot tell elsewhere: a stalled reader is stopped at once.
 func pipeUnread(*os.File) int { return 0 }

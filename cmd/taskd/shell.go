@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strconv"
 	"sync"
 	"syscall"
@@ -38,12 +37,12 @@ type shell struct {
 
 	mu     sync.Mutex
 	procs  map[string]*process // by task guid, while the work runs
-	shells map[int]bool        // pids of the tasks' shells (leaders)
+	shells *shellSet           // the tasks' shells (leaders)
 	works  sync.WaitGroup      // work calls that have not returned
 }
 
 func newShell(log *slog.Logger, grace time.Duration) *shell {
-	return &shell{path: "/bin/sh", grace: grace, log: log, procs: make(map[string]*process), shells: make(map[int]bool)}
+	return &shell{path: "/bin/sh", grace: grace, log: log, procs: make(map[string]*process), shells: newShellSet()}
 }
 
 // errStopped is what work returns for a process it stopped: the runner
@@ -61,7 +60,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		log.Error("task could not be started", "error", err)
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 	}
-	defer s.dropShell(p.cmd.Process.Pid)
+	defer s.shells.drop(p.cmd.Process.Pid)
 	if s.state != nil {
 		// Before the gate opens: until then the group is one shell that
 		// Pdeathsig kills with taskd, afterwards only the record finds
@@ -150,33 +149,25 @@ func describe(ws syscall.WaitStatus) string {
 }
 
 // start starts the task's shell, held at its gate, and counts it among the
-// shells (see leaders) before any listing of taskd's children can see it:
-// ownChildren holds reaping for writing.
+// shells from before it is forked, so that no listing of taskd's children
+// takes it for an orphan (see shellSet). Starts do not wait for listings,
+// nor listings for starts, except to place a child still being started.
 func (s *shell) start(t *tasklife.Task, log *slog.Logger) (*process, error) {
-	reaping.RLock()
-	defer reaping.RUnlock()
+	starting := s.shells.begin()
 	out := newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines)
 	out.logs, out.guid = s.logs, t.GUID
 	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as)
 	if err != nil {
+		s.shells.started(starting, 0)
 		return nil, err
 	}
 	if s.logs != nil {
 		// Before the gate opens, so before any output.
 		s.logs.begin(t.GUID)
 	}
-	p.shells = s.leaders
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.shells[p.cmd.Process.Pid] = true
+	p.shells = s.shells
+	s.shells.started(starting, p.cmd.Process.Pid)
 	return p, nil
-}
-
-// dropShell forgets a shell its work has reaped, or will not wait for.
-func (s *shell) dropShell(pid int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.shells, pid)
 }
 
 func (s *shell) track(guid string, p *process) {
@@ -221,9 +212,7 @@ func (s *shell) wait(ctx context.Context) error {
 // leaders returns the pids of the tasks' shells, which their work reaps:
 // from the moment each is started until its work is through with it.
 func (s *shell) leaders() map[int]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.shells)
+	return s.shells.all()
 }
 
 // killAll sends SIGKILL to every group still running: a shutdown that ran
