@@ -51,14 +51,11 @@ func (st *statements) addLeaseStatements(channel string) {
 ), upd AS (
 	UPDATE ` + st.tasks + ` AS t
 	SET prev_state = t.state, state = ` + running + `, owner = $1, version = t.version + 1,
-		(updated_at, lease_expires_at) = (SELECT at, at + ` + micros("$2") + `
-			FROM (SELECT ` + nextUpdatedAt + ` AS at) s)
+		updated_at = ` + nextUpdatedAt + `, lease_expires_at = ` + nextUpdatedAt + ` + ` + micros("$2") + `
 	WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
-	RETURNING t.id, t.prev_state, ` + prefixed("t") + `
-), note AS (
-	SELECT upd.*, ` + notify(channel, lit(string(tasklife.EventStart))) + ` FROM upd
+	RETURNING t.id, t.prev_state, ` + prefixed("t") + `, ` + notify(channel, lit(string(tasklife.EventStart))) + `
 )
-SELECT ` + columns + ` FROM note ORDER BY created_at, id`
+SELECT ` + columns + ` FROM upd ORDER BY created_at, id`
 	}
 	st.claim = claim("")
 	st.claimGUIDs = claim(" AND guid = ANY($4::text[])")
