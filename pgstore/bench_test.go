@@ -88,8 +88,9 @@ const pgChunk = 4096
 // equivalent row through pgx on an equivalent table (same columns, indexes
 // and key count), scanned into the same field types. What the store adds
 // over the baseline is the state it keeps in prev_state, canceling_since,
-// the fence, the notification it publishes, the fallback read it skips
-// when the update applies, and the Service around it.
+// the fence, the notification it publishes (a plain cancel is a bare
+// UPDATE too, and reads the row only when refused), and the Service
+// around it.
 //
 // pgstore and baseline-update run one after the other, as scripts/bench
 // compares them; interleaved alternates one cancel of each (the first one

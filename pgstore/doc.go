@@ -13,14 +13,17 @@
 //
 // # One statement per operation
 //
-// Create, Get and every transition are one SQL statement each, so one round
-// trip (the first use of a statement on a connection also prepares it, in
-// pgx's default query mode). A transition is a guarded UPDATE (WHERE guid
-// and state is one the event may leave) that writes the row, publishes the
-// change with pg_notify and returns the row, or, when the guard fails,
-// reads it to tell no-op, invalid transition and not found apart. The
-// comment on the statement in store.go says why it is correct under
-// concurrent writers. Create upserts the app's counter row in
+// Create, Get and every transition that applies are one SQL statement
+// each, so one round trip (the first use of a statement on a connection
+// also prepares it, in pgx's default query mode). A transition is a
+// guarded UPDATE (WHERE guid and state is one the event may leave) that
+// writes the row, publishes the change with pg_notify and returns the row.
+// When the guard fails, a read tells no-op, invalid transition and not
+// found apart: a second statement for a plain transition, a second branch
+// of the same statement for an audited or keyed one, which must record its
+// event or key in the statement that decides. The comments on the
+// statements in store.go say why this is correct under concurrent
+// writers. Create upserts the app's counter row in
 // app_sequences, so sequence ids are unique and gap-free per app.
 //
 // List is one statement too: the page and, as an InitPlan in the same

@@ -50,9 +50,12 @@ func (r *roundTrips) count(fn func()) []string {
 }
 
 // TestOneRoundTripPerOperation counts the statements each operation sends:
-// one, whether it writes, is a no-op, is refused or finds nothing. It runs
-// in pgx's default mode, warmed up (the first use of a statement on a
-// connection also prepares it), and in exec mode, which never prepares.
+// one, whether it writes, is a no-op, is refused or finds nothing, except
+// for a plain transition that writes nothing: its UPDATE, then the read
+// that says why (the price of a bare UPDATE for every transition that
+// applies, issue 19; see statements.update). It runs in pgx's default
+// mode, warmed up (the first use of a statement on a connection also
+// prepares it), and in exec mode, which never prepares.
 func TestOneRoundTripPerOperation(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
@@ -136,6 +139,9 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 					require.NotZero(t, page.TotalResults)
 				}},
 			}
+			// The statements after the first: a refused plain transition's
+			// read.
+			reads := map[string]int{"cancel no-op": 1, "cancel invalid": 1, "cancel not found": 1}
 			for _, warm := range []bool{true, false} {
 				for _, seq := range sequences {
 					guid := create(t)
@@ -146,7 +152,7 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 					if warm && mode == pgx.QueryExecModeCacheStatement {
 						continue // the first run prepares
 					}
-					require.Len(t, sent, 1, "%s sent %q", seq.name, sent)
+					require.Len(t, sent, 1+reads[seq.name], "%s sent %q", seq.name, sent)
 				}
 			}
 		})

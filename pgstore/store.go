@@ -85,6 +85,7 @@ func (s *Store) Channel() string { return channelPrefix + s.schema }
 // statements holds the store's SQL with the schema filled in.
 type statements struct {
 	create, get, transition, canceling string
+	update                             string        // a plain transition's write
 	createAudited, transitionAudited   string        // see audit.go
 	updateMetadata                     string        // see metadata.go
 	auditEvents                        string        // the qualified table name
@@ -134,43 +135,56 @@ RETURNING ` + createdColumns + `, NULL::text, NULL::timestamptz`,
 
 		get: `SELECT ` + columns + ` FROM ` + tasks + ` WHERE guid = $1`,
 
-		// One access to the row when the guard holds: upd writes it and,
-		// through prev_state (SET reads the old row), reports the state it
-		// left. Under READ COMMITTED an UPDATE that waited for a concurrent
-		// writer re-checks its WHERE on the committed row, so it applies
-		// only to a state the event may leave, and prev_state is that
-		// state. upd's RETURNING also publishes the change: it is computed
-		// for every row written, and only for those, whether or not the
-		// CTE is read, and PostgreSQL delivers the notification at commit,
-		// never after a rollback. Only when upd wrote nothing does the
-		// second branch run: UNION ALL returns its branches in order (a
-		// statement that writes is never parallel), so LIMIT 1 stops at
-		// upd's row. The second branch reads the row as of the statement's
-		// snapshot: it may predate a concurrent winner, which the Store
-		// contract allows (the Service asks again when that row would allow
-		// the event). No row means no task.
+		// A plain transition is one guarded UPDATE when the guard holds:
+		// it writes the row and, through prev_state (SET reads the old
+		// row), reports the state it left. Under READ COMMITTED an UPDATE
+		// that waited for a concurrent writer re-checks its WHERE on the
+		// committed row, so it applies only to a state the event may
+		// leave, and prev_state is that state. Its RETURNING also
+		// publishes the change (sent, a void column the scan skips): it is
+		// computed for every row written, and only for those, and
+		// PostgreSQL delivers the notification at commit, never after a
+		// rollback. The fence ($6, an owner) joins the guard, so the
+		// re-check after a wait covers it too.
 		//
-		// The fence ($6, an owner) joins the guard, so the re-check after a
-		// wait covers it too. updated_at and canceling_since each read the
-		// clock on the row as written, after any wait: canceling_since is
-		// updated_at, or later by the time between the two reads (a
-		// microsecond tick in about 3% of cancels, tens of microseconds if
-		// the backend is descheduled in between), which a cancel deadline
-		// cannot tell apart. A step to a terminal state ($7) ends the lease.
+		// Only when it writes nothing does Transition read the row (get),
+		// to tell a no-op, a refusal and a missing task apart: a second
+		// statement, so a later snapshot than the UPDATE's, which may show
+		// a concurrent winner's write or a task created since; the Store
+		// contract allows either (the Service asks again when the row it
+		// is shown would allow the event). No row means no task.
 		//
-		// Each part was measured on the server's CPU for a cancel (see
-		// BenchmarkPGCancel): a CTE of its own for the notification, joined
-		// into the first branch, cost 2%; a one-time filter
-		// (NOT EXISTS (SELECT FROM upd)) on the second branch instead of
-		// LIMIT 1, 2%; a sub-SELECT that read the clock once for both
-		// columns, 6%.
+		// updated_at and canceling_since each read the clock on the row as
+		// written, after any wait: canceling_since is updated_at, or later
+		// by the time between the two reads (a microsecond tick in about
+		// 3% of cancels, tens of microseconds if the backend is
+		// descheduled in between), which a cancel deadline cannot tell
+		// apart. A step to a terminal state ($7) ends the lease.
+		//
+		// Measured on the server's CPU for a cancel against a bare guarded
+		// UPDATE (see BenchmarkPGCancel; issue 19): the UPDATE in a CTE
+		// with the read as a second branch of the same statement (the
+		// transition statement below) cost 1.16x, this UPDATE 1.08x, of
+		// which the notification is 5%; a sub-SELECT that read the clock
+		// once for both columns cost 6% more, and building the payload by
+		// concatenation instead of json_build_object nothing less.
+		update: `UPDATE ` + tasks + `
+SET ` + transitionSet + `
+WHERE ` + transitionGuard + `
+RETURNING ` + notify(channel, "$5::text") + `, prev_state, ` + columns,
+
+		// transition is the same step with its refusal's read in one
+		// statement: the audited and keyed transitions (audit.go,
+		// idempotency.go) are built from it, since the event or the key
+		// they record must be written in the statement that decides. UNION
+		// ALL returns its branches in order (a statement that writes is
+		// never parallel), so LIMIT 1 stops at upd's row; the second
+		// branch, run only when upd wrote nothing, reads the row as of the
+		// statement's snapshot, which may predate a concurrent winner.
 		transition: `WITH upd AS (
 	UPDATE ` + tasks + `
-	SET prev_state = state, state = $3, failure_reason = NULLIF($4, ''), version = version + 1,
-		updated_at = ` + nextUpdatedAt + `,
-		canceling_since = CASE WHEN $3::text = ` + quoteLiteral(string(tasklife.StateCanceling)) + ` THEN ` + nextUpdatedAt + ` ELSE canceling_since END,
-		lease_expires_at = CASE WHEN $7::boolean THEN NULL ELSE lease_expires_at END
-	WHERE guid = $1 AND state = ANY($2::text[]) AND ($6::text = '' OR owner = $6::text)
+	SET ` + transitionSet + `
+	WHERE ` + transitionGuard + `
 	RETURNING prev_state, ` + columns + `, ` + notify(channel, "$5::text") + `
 )
 SELECT true, prev_state, ` + columns + ` FROM upd
@@ -187,6 +201,18 @@ LIMIT 1`,
 	st.updateMetadata = metadataStatement(tasks)
 	return st
 }
+
+// transitionSet and transitionGuard are a transition's SET and WHERE:
+// $1 the guid, $2 the states the event may leave, $3 the state it enters,
+// $4 the failure reason, $6 the owner it is fenced by (” for none), $7
+// whether $3 is terminal.
+var (
+	transitionSet = `prev_state = state, state = $3, failure_reason = NULLIF($4, ''), version = version + 1,
+	updated_at = ` + nextUpdatedAt + `,
+	canceling_since = CASE WHEN $3::text = ` + quoteLiteral(string(tasklife.StateCanceling)) + ` THEN ` + nextUpdatedAt + ` ELSE canceling_since END,
+	lease_expires_at = CASE WHEN $7::boolean THEN NULL ELSE lease_expires_at END`
+	transitionGuard = `guid = $1 AND state = ANY($2::text[]) AND ($6::text = '' OR owner = $6::text)`
+)
 
 func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
@@ -305,7 +331,20 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 		args = append(args, keyArgs(req.Idempotency)...)
 	}
 	r := new(taskRow)
-	t, err := r.scan(o.db.QueryRow(ctx, stmt, args...), &r.applied, &r.prev) // prev is NULL when refused
+	var t *tasklife.Task
+	var err error
+	if stmt == o.sql.transition {
+		// Plain: the UPDATE alone, and the read only when it wrote
+		// nothing (see statements.update). nil skips sent, the
+		// notification's void column.
+		t, err = r.scan(o.db.QueryRow(ctx, o.sql.update, args...), nil, &r.prev)
+		r.applied = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			t, err = r.scan(o.db.QueryRow(ctx, o.sql.get, req.GUID))
+		}
+	} else {
+		t, err = r.scan(o.db.QueryRow(ctx, stmt, args...), &r.applied, &r.prev) // prev is NULL when refused
+	}
 	if keyTaken(err) {
 		return tasklife.TransitionResult{}, fmt.Errorf("pgstore: %s: %w", req.Event, tasklife.ErrIdempotencyKeyExists)
 	}
