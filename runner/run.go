@@ -77,7 +77,7 @@ func (r *Runner) interruptLocked(run *run, cause error) {
 // execute runs the claimed task's work and hands its outcome to record.
 func (r *Runner) execute(run *run) {
 	t := run.task
-	log := r.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
+	log := logname.NewTask(r.log, t.GUID, t.Name)
 	defer func() {
 		run.markStopped()
 		run.cancel(nil)
@@ -136,7 +136,7 @@ func (r *Runner) execute(run *run) {
 	case ended:
 		log.Info("task's work stopped: the task was ended elsewhere")
 	case o.Event == tasklife.EventFail:
-		log.Info("task's work failed", "error", err)
+		log.Info("task's work failed", slog.Any("error", err))
 	}
 }
 
@@ -163,10 +163,10 @@ func (r *Runner) outcomeLocked(run *run, completed bool, err error) (Outcome, bo
 }
 
 // callWork runs the work, turning a panic into a failure.
-func (r *Runner) callWork(ctx context.Context, t *tasklife.Task, log *slog.Logger) (err error) {
+func (r *Runner) callWork(ctx context.Context, t *tasklife.Task, log *logname.Task) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("task's work panicked", "panic", p, "stack", string(debug.Stack()))
+			log.Error("task's work panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			err = fmt.Errorf("work panicked: %v", p)
 		}
 	}()
