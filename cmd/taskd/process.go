@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tasklife/tasklife/internal/logname"
 )
 
 // gateScript holds the task's shell until taskd has recorded it as RUNNING:
@@ -179,7 +181,7 @@ func (p *process) open() {
 // output. Until linger, the rest of a group whose leader has exited may
 // still end on its own: a canceled task's children get the whole grace
 // period for their cleanup, as its shell did.
-func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus {
+func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus {
 	_ = p.gate.Close()
 	select {
 	case <-p.exited:
@@ -203,7 +205,7 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	}
 	reapGroup(pgid)
 	if n := stopDescendants(p.guid, p.strays, p.shells); n > 0 {
-		log.Warn("task left processes outside its process group: killed them", "processes", n)
+		log.Warn("task left processes outside its process group: killed them", slog.Int("processes", n))
 	}
 	p.drainOutput(log)
 	for _, f := range p.pipes {
