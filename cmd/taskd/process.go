@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -33,9 +32,10 @@ type process struct {
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
-	cmd    *exec.Cmd
-	gate   *os.File      // write end; a line on it lets the command run
-	exited chan struct{} // closed once the group leader has exited
+	proc   *os.Process
+	state  *os.ProcessState // once reaped
+	gate   *os.File         // write end; a line on it lets the command run
+	exited chan struct{}    // closed once the group leader has exited
 	// drained is closed once both output readers have reached the end
 	// of their pipes (or their closing).
 	drained chan struct{}
@@ -75,23 +75,25 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	}
 	parent, child = append(parent, errR), append(child, errW)
 
-	cmd := exec.Command(shell, "-c", gateScript, shell, command)
-	if null, err := devNull(); err == nil {
-		cmd.Stdin = null
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.ExtraFiles = []*os.File{gateR}
-	cmd.SysProcAttr = sysProcAttr()
-	var userEnv []string
-	if as != nil && as.cred != nil {
-		cmd.SysProcAttr.Credential, userEnv = as.cred, as.env
-	}
-	cmd.Env = taskEnv(guid, userEnv)
-	if err := cmd.Start(); err != nil {
+	stdin, err := devNull()
+	if err != nil {
 		closeAll(parent)
 		return nil, err
 	}
-	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
+	attr := &os.ProcAttr{Files: []*os.File{stdin, outW, errW, gateR}, Sys: sysProcAttr()}
+	var userEnv []string
+	if as != nil && as.cred != nil {
+		attr.Sys.Credential, userEnv = as.cred, as.env
+	}
+	attr.Env = taskEnv(guid, userEnv)
+	// os.StartProcess, not os/exec: Cmd.Start copies and deduplicates the
+	// environment for every task, which taskEnv has done once.
+	proc, err := os.StartProcess(shell, []string{shell, "-c", gateScript, shell, command}, attr)
+	if err != nil {
+		closeAll(parent)
+		return nil, err
+	}
+	p := &process{guid: guid, proc: proc, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
@@ -107,14 +109,13 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		}()
 	}
 	go func() {
-		awaitLeader(cmd)
+		awaitLeader(p)
 		close(p.exited)
 	}()
 	return p, nil
 }
 
-// devNull is the task's standard input, opened once: os/exec would open
-// and close /dev/null for every task.
+// devNull is the task's standard input, opened once, not once per task.
 var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
@@ -122,20 +123,43 @@ var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNu
 // userEnv (HOME, USER, LOGNAME of the user it runs as), which replace
 // taskd's.
 func taskEnv(guid string, userEnv []string) []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	base := baseEnv()
+	env := make([]string, 0, len(base)+len(userEnv)+1)
+	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv ||
-			slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") })
-	})
+		if !slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") }) {
+			env = append(env, kv)
+		}
+	}
 	return append(append(env, userEnv...), taskGUIDEnv+"="+guid)
 }
+
+// baseEnv is taskd's environment as tasks get it, taken once: without the
+// secrets and the task guid, and with the last of any duplicate names, as
+// os/exec would pass it. taskd does not change its environment once it
+// runs tasks (hideSecrets runs before, and its names are left out anyway).
+var baseEnv = sync.OnceValue(func() []string {
+	env := os.Environ()
+	seen := make(map[string]bool, len(env))
+	var kept []string
+	for i := len(env) - 1; i >= 0; i-- {
+		name, _, _ := strings.Cut(env[i], "=")
+		if seen[name] || name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv {
+			continue
+		}
+		seen[name] = true
+		kept = append(kept, env[i])
+	}
+	slices.Reverse(kept)
+	return kept
+})
 
 // signal sends sig to the whole process group, unless it is gone.
 func (p *process) signal(sig syscall.Signal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.reaped {
-		_ = syscall.Kill(-p.cmd.Process.Pid, sig) // ESRCH: nothing left.
+		_ = syscall.Kill(-p.proc.Pid, sig) // ESRCH: nothing left.
 	}
 }
 
@@ -145,7 +169,7 @@ func (p *process) signal(sig syscall.Signal) {
 func (p *process) killGroup() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // ESRCH: nothing left.
+	_ = syscall.Kill(-p.proc.Pid, syscall.SIGKILL) // ESRCH: nothing left.
 }
 
 // reap waits for the group leader, after which the group id is no longer
@@ -154,8 +178,8 @@ func (p *process) reap() {
 	p.mu.Lock()
 	p.reaped = true
 	p.mu.Unlock()
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Wait()
+	if p.state == nil {
+		p.state, _ = p.proc.Wait()
 	}
 }
 
@@ -166,7 +190,7 @@ func (p *process) hasExited() bool {
 	case <-p.exited:
 		return true
 	default:
-		return leaderExited(p.cmd)
+		return leaderExited(p.proc.Pid)
 	}
 }
 
@@ -189,7 +213,7 @@ func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus
 		p.signal(syscall.SIGKILL)
 		<-p.exited
 	}
-	pgid := p.cmd.Process.Pid
+	pgid := p.proc.Pid
 	if time.Now().Before(linger) {
 		p.reap()
 		if !awaitGroup(pgid, linger) {
@@ -212,10 +236,10 @@ func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus
 		_ = f.Close()
 	}
 	p.out.close()
-	if p.cmd.ProcessState == nil {
+	if p.state == nil {
 		// Reaped by stopAllDescendants at a shutdown that ran out of
 		// time: it was killed.
 		return syscall.WaitStatus(syscall.SIGKILL)
 	}
-	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return p.state.Sys().(syscall.WaitStatus)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,33 +30,33 @@ func sysProcAttr() *syscall.SysProcAttr {
 // a thread that then had to win a P back, and made every listing of
 // taskd's children (a file per thread) longer. Without pidfds (Linux
 // before 5.10), it blocks in waitid.
-func awaitLeader(cmd *exec.Cmd) {
-	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+func awaitLeader(p *process) {
+	if fd, err := unix.PidfdOpen(p.proc.Pid, unix.PIDFD_NONBLOCK); err == nil {
 		f := os.NewFile(uintptr(fd), "pidfd")
 		defer f.Close()
 		if rc, err := f.SyscallConn(); err == nil {
 			// Read waits until the pidfd is readable, which it is once
 			// the process has exited, and asks again.
-			if rc.Read(func(uintptr) bool { return leaderExited(cmd) }) == nil {
+			if rc.Read(func(uintptr) bool { return leaderExited(p.proc.Pid) }) == nil {
 				return
 			}
 		}
 	}
 	var info unix.Siginfo
 	for {
-		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		err := unix.Waitid(unix.P_PID, p.proc.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if !errors.Is(err, unix.EINTR) {
 			return
 		}
 	}
 }
 
-// leaderExited reports whether the group leader has exited, without waiting
-// and without reaping it.
-func leaderExited(cmd *exec.Cmd) bool {
+// leaderExited reports whether the group leader pid has exited, without
+// waiting and without reaping it.
+func leaderExited(pid int) bool {
 	for {
 		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
 		switch {
 		case errors.Is(err, unix.EINTR):
 		case err != nil:

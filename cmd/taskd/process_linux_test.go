@@ -18,11 +18,11 @@ func TestLeaderExited(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.False(t, leaderExited(cmd), "it waits for a line")
+	require.False(t, leaderExited(cmd.Process.Pid), "it waits for a line")
 
 	require.NoError(t, stdin.Close())
-	require.Eventually(t, func() bool { return leaderExited(cmd) }, 5*time.Second, 5*time.Millisecond)
-	require.True(t, leaderExited(cmd), "still a zombie: looking did not reap it")
+	require.Eventually(t, func() bool { return leaderExited(cmd.Process.Pid) }, 5*time.Second, 5*time.Millisecond)
+	require.True(t, leaderExited(cmd.Process.Pid), "still a zombie: looking did not reap it")
 	require.NoError(t, cmd.Wait())
 	require.Equal(t, 0, cmd.ProcessState.ExitCode())
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"syscall"
 	"time"
 )
@@ -19,11 +18,11 @@ func sysProcAttr() *syscall.SysProcAttr {
 // awaitLeader returns once the group leader has exited. Without Linux's
 // waitid(WNOWAIT) it has to reap the leader, which leaves a short window in
 // which the group id could be reused before the group is killed.
-func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
+func awaitLeader(p *process) { p.state, _ = p.proc.Wait() }
 
 // leaderExited cannot look without reaping the leader, which awaitLeader
 // does: until awaitLeader returns, the leader counts as running.
-func leaderExited(*exec.Cmd) bool { return false }
+func leaderExited(int) bool { return false }
 
 // taskPipe is os.Pipe elsewhere.
 func taskPipe(bool) (r, w *os.File, err error) { return os.Pipe() }
