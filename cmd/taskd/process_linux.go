@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -279,17 +280,35 @@ func ourMembers(rec procRecord) []int {
 // whose environment taskd may not read gets the benefit of the doubt: its
 // group id and start time already match.
 func carriesGUID(pid int, guid string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	has, err := environHas(pid, taskGUIDEnv+"="+guid)
 	if err != nil {
 		return errors.Is(err, fs.ErrPermission)
 	}
-	want := []byte(taskGUIDEnv + "=" + guid)
-	for kv := range bytes.SplitSeq(b, []byte{0}) {
-		if bytes.Equal(kv, want) {
-			return true
+	return has
+}
+
+// environs holds environHas's buffers.
+var environs = sync.Pool{New: func() any { return new([]byte) }}
+
+// environHas reports whether pid's environment holds kv (NAME=value). It
+// reads it with readProc into a buffer kept for the next call: a task's end
+// looks at the environment of taskd's children being started, and
+// os.ReadFile, which also stats the file, registers it with the poller and
+// allocates all of it, was most of what that cost.
+func environHas(pid int, kv string) (bool, error) {
+	buf := environs.Get().(*[]byte)
+	defer environs.Put(buf)
+	b, err := readProc("/proc/"+strconv.Itoa(pid)+"/environ", (*buf)[:cap(*buf)])
+	if err != nil {
+		return false, err
+	}
+	*buf = b
+	for got := range bytes.SplitSeq(b, []byte{0}) {
+		if string(got) == kv {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // makeUndumpable keeps processes of taskd's user, its tasks among them,
