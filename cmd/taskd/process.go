@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
@@ -32,10 +33,13 @@ type process struct {
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
-	proc   *os.Process
-	state  *os.ProcessState // once reaped
-	gate   *os.File         // write end; a line on it lets the command run
-	exited chan struct{}    // closed once the group leader has exited
+	pid    int  // the leader's
+	// pidfd is the leader's pidfd from the fork, for awaitLeader, which
+	// closes it; -1 when the kernel gave none (or not on Linux).
+	pidfd  int
+	status *syscall.WaitStatus // how the leader ended, once reaped
+	gate   int                 // write end, -1 once closed; a line on it lets the command run
+	exited chan struct{}       // closed once the group leader has exited
 	// drained is closed once both output readers have reached the end
 	// of their pipes (or their closing).
 	drained chan struct{}
@@ -46,14 +50,21 @@ type process struct {
 // startProcess starts command with shell in a new process group, held at
 // the gate, as the user as names (nil: taskd's). Each line it writes is
 // logged through out.
+//
+// It works with descriptors, not *os.File, and syscall.StartProcess, not
+// os.StartProcess or os/exec: taskd reads two of the six ends, and only
+// those need Go's poller. Each os.File costs a system call (F_GETFL) and a
+// finalizer, os/exec copies and deduplicates the environment (taskEnv has
+// done that once), and os.StartProcess makes a second pidfd of the leader,
+// which taskd has from the fork, for Wait.
 func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*process, error) {
 	var (
-		parent []*os.File // ours: closed on failure
-		child  []*os.File // the child's: always closed here once started
+		parent []int // ours: closed on failure
+		child  []int // the child's: always closed here once started
 	)
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
-			_ = f.Close()
+	closeAll := func(fds []int) {
+		for _, fd := range fds {
+			_ = syscall.Close(fd)
 		}
 	}
 	defer func() { closeAll(child) }()
@@ -80,29 +91,27 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 		closeAll(parent)
 		return nil, err
 	}
-	attr := &os.ProcAttr{Files: []*os.File{stdin, outW, errW, gateR}, Sys: sysProcAttr()}
+	pidfd := -1
+	attr := &syscall.ProcAttr{Files: []uintptr{stdin.Fd(), uintptr(outW), uintptr(errW), uintptr(gateR)}, Sys: sysProcAttr(&pidfd)}
 	var userEnv []string
 	if as != nil && as.cred != nil {
 		attr.Sys.Credential, userEnv = as.cred, as.env
 	}
 	attr.Env = taskEnv(guid, userEnv)
-	// os.StartProcess, not os/exec: Cmd.Start copies and deduplicates the
-	// environment for every task, which taskEnv has done once.
-	proc, err := os.StartProcess(shell, []string{shell, "-c", gateScript, shell, command}, attr)
+	pid, _, err := syscall.StartProcess(shell, []string{shell, "-c", gateScript, shell, command}, attr)
 	if err != nil {
 		closeAll(parent)
-		return nil, err
+		return nil, &os.PathError{Op: "fork/exec", Path: shell, Err: err}
 	}
-	p := &process{guid: guid, proc: proc, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
+	// os.NewFile registers a non-blocking descriptor with the poller.
+	pipes := []*os.File{os.NewFile(uintptr(outR), "|0"), os.NewFile(uintptr(errR), "|0")}
+	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gateW, exited: make(chan struct{}), out: out, pipes: pipes}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
-	for _, r := range []struct {
-		pipe   *os.File
-		stream string
-	}{{outR, "stdout"}, {errR, "stderr"}} {
+	for i, stream := range []string{"stdout", "stderr"} {
 		go func() {
-			out.copyLines(r.pipe, r.stream)
+			out.copyLines(pipes[i], stream)
 			if reading.Add(-1) == 0 {
 				close(p.drained)
 			}
@@ -159,7 +168,7 @@ func (p *process) signal(sig syscall.Signal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.reaped {
-		_ = syscall.Kill(-p.proc.Pid, sig) // ESRCH: nothing left.
+		_ = syscall.Kill(-p.pid, sig) // ESRCH: nothing left.
 	}
 }
 
@@ -169,7 +178,23 @@ func (p *process) signal(sig syscall.Signal) {
 func (p *process) killGroup() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_ = syscall.Kill(-p.proc.Pid, syscall.SIGKILL) // ESRCH: nothing left.
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL) // ESRCH: nothing left.
+}
+
+// reapPid reaps the child pid, and returns how it ended; nil if it could
+// not (another wait reaped it).
+func reapPid(pid int) *syscall.WaitStatus {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil:
+			return nil
+		default:
+			return &ws
+		}
+	}
 }
 
 // reap waits for the group leader, after which the group id is no longer
@@ -178,8 +203,8 @@ func (p *process) reap() {
 	p.mu.Lock()
 	p.reaped = true
 	p.mu.Unlock()
-	if p.state == nil {
-		p.state, _ = p.proc.Wait()
+	if p.status == nil {
+		p.status = reapPid(p.pid)
 	}
 }
 
@@ -190,14 +215,27 @@ func (p *process) hasExited() bool {
 	case <-p.exited:
 		return true
 	default:
-		return leaderExited(p.proc.Pid)
+		return leaderExited(p.pid)
 	}
 }
 
 // open lets the held command run.
 func (p *process) open() {
-	_, _ = p.gate.WriteString("go\n")
-	_ = p.gate.Close()
+	for {
+		if _, err := syscall.Write(p.gate, []byte("go\n")); !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	p.closeGate()
+}
+
+// closeGate closes the gate's write end, once: only the work's goroutine
+// calls it (open, finish).
+func (p *process) closeGate() {
+	if p.gate >= 0 {
+		_ = syscall.Close(p.gate)
+		p.gate = -1
+	}
 }
 
 // finish kills what is left of the process group (all of it, at once, when
@@ -206,14 +244,14 @@ func (p *process) open() {
 // still end on its own: a canceled task's children get the whole grace
 // period for their cleanup, as its shell did.
 func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus {
-	_ = p.gate.Close()
+	p.closeGate()
 	select {
 	case <-p.exited:
 	default:
 		p.signal(syscall.SIGKILL)
 		<-p.exited
 	}
-	pgid := p.proc.Pid
+	pgid := p.pid
 	if time.Now().Before(linger) {
 		p.reap()
 		if !awaitGroup(pgid, linger) {
@@ -236,10 +274,10 @@ func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus
 		_ = f.Close()
 	}
 	p.out.close()
-	if p.state == nil {
+	if p.status == nil {
 		// Reaped by stopAllDescendants at a shutdown that ran out of
 		// time: it was killed.
 		return syscall.WaitStatus(syscall.SIGKILL)
 	}
-	return p.state.Sys().(syscall.WaitStatus)
+	return *p.status
 }

@@ -60,13 +60,13 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		log.Error("task could not be started", slog.Any("error", err))
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 	}
-	defer s.shells.drop(p.proc.Pid)
+	defer s.shells.drop(p.pid)
 	if s.state != nil {
 		// Before the gate opens: until then the group is one shell that
 		// Pdeathsig kills with taskd, afterwards only the record finds
 		// what it may have started. taskd removes it once the outcome is
 		// stored.
-		if err := s.state.add(t.GUID, p.proc.Pid); err != nil {
+		if err := s.state.add(t.GUID, p.pid); err != nil {
 			p.finish(log, time.Time{})
 			log.Error("task's process could not be recorded; not running it", slog.Any("error", err))
 			return runner.Failure(tasklife.ReasonCannotBeStarted, err)
@@ -82,7 +82,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		return errStopped
 	}
 	p.open()
-	log.Info("task's process started", slog.Int("pid", p.proc.Pid))
+	log.Info("task's process started", slog.Int("pid", p.pid))
 
 	signaled := false
 	var linger time.Time // until when the group may outlive its leader
@@ -97,7 +97,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		signaled = true
 		log.Info("task canceling: sending SIGTERM to its process group", slog.Duration("grace", s.grace))
 		p.signal(syscall.SIGTERM)
-		p.strays = signalDescendants(t.GUID, p.proc.Pid, syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, p.pid, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
@@ -166,7 +166,7 @@ func (s *shell) start(t *tasklife.Task, log *logname.Task) (*process, error) {
 		s.logs.begin(t.GUID)
 	}
 	p.shells = s.shells
-	s.shells.started(starting, p.proc.Pid)
+	s.shells.started(starting, p.pid)
 	return p, nil
 }
 
