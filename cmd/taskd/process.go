@@ -143,25 +143,39 @@ func taskEnv(guid string, userEnv []string) []string {
 	return append(append(env, userEnv...), taskGUIDEnv+"="+guid)
 }
 
-// baseEnv is taskd's environment as tasks get it, taken once: without the
-// secrets and the task guid, and with the last of any duplicate names, as
-// os/exec would pass it. taskd does not change its environment once it
-// runs tasks (hideSecrets runs before, and its names are left out anyway).
-var baseEnv = sync.OnceValue(func() []string {
-	env := os.Environ()
+// baseEnv is taskd's environment as tasks get it, taken once (taskd does
+// not change its environment once it runs tasks; hideSecrets runs before,
+// and its names are left out anyway).
+var baseEnv = sync.OnceValue(func() []string { return tasksEnv(os.Environ()) })
+
+// tasksEnv is env without the secrets and the task guid, deduplicated as
+// os/exec does: of a name given twice, the last value, in the order of
+// those last values; an entry that is not NAME=value stays as it is.
+func tasksEnv(env []string) []string {
 	seen := make(map[string]bool, len(env))
 	var kept []string
 	for i := len(env) - 1; i >= 0; i-- {
-		name, _, _ := strings.Cut(env[i], "=")
+		kv := env[i]
+		eq := strings.Index(kv, "=")
+		if eq == 0 {
+			eq = strings.Index(kv[1:], "=") + 1 // os/exec's name of "=A=b" is "=A"
+		}
+		if eq < 0 {
+			if kv != "" {
+				kept = append(kept, kv)
+			}
+			continue
+		}
+		name := kv[:eq]
 		if seen[name] || name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv {
 			continue
 		}
 		seen[name] = true
-		kept = append(kept, env[i])
+		kept = append(kept, kv)
 	}
 	slices.Reverse(kept)
 	return kept
-})
+}
 
 // signal sends sig to the whole process group, unless it is gone.
 func (p *process) signal(sig syscall.Signal) {

@@ -26,3 +26,15 @@ func TestLeaderExited(t *testing.T) {
 	require.NoError(t, cmd.Wait())
 	require.Equal(t, 0, cmd.ProcessState.ExitCode())
 }
+
+// TestTasksEnv: a task's environment is taskd's without its secrets and
+// any guid of its own, deduplicated as os/exec would.
+func TestTasksEnv(t *testing.T) {
+	t.Parallel()
+	env := []string{"A=1", "B=2", tokenEnv + "=secret", "A=3", "junk", databaseURLEnv + "=postgres://u:p@h/d",
+		"=X=1", "", taskGUIDEnv + "=old", "C=", "=X=2"}
+	require.Equal(t, []string{"B=2", "A=3", "junk", "C=", "=X=2"}, tasksEnv(env))
+	cmd := exec.Command("/bin/sh", "-c", "true")
+	cmd.Env = []string{"A=1", "B=2", "A=3", "junk", "C=", "=X=1", "=X=2"}
+	require.Equal(t, []string{"B=2", "A=3", "junk", "C=", "=X=2"}, cmd.Environ(), "os/exec's own")
+}
