@@ -3,7 +3,6 @@ package tasklife
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -99,7 +98,7 @@ func checkMetadata(labels, annotations map[string]*string) error {
 	add := func(reason string) {
 		problems = append(problems, &InputError{Field: "metadata", Reason: reason})
 	}
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
+	for _, k := range sortedKeys(labels) {
 		if msg := metadataKeyError(k); msg != "" {
 			add("label key error: " + msg)
 		}
@@ -109,7 +108,7 @@ func checkMetadata(labels, annotations map[string]*string) error {
 			}
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+	for _, k := range sortedKeys(annotations) {
 		v := annotations[k]
 		// CC checks an annotation's key only when it has a value: a delete
 		// of any key is allowed.
@@ -147,6 +146,22 @@ func pointers(m map[string]string) map[string]*string {
 		out[k] = &v
 	}
 	return out
+}
+
+// sortedKeys returns m's keys in order, in one allocation (none when m is
+// empty): slices.Sorted(maps.Keys(m)) allocates the iterator and grows the
+// slice, and each create checks its metadata twice (the adapter, then the
+// Service).
+func sortedKeys(m map[string]*string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // CheckMetadata reports what Cloud Foundry would refuse in p, as

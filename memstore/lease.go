@@ -15,24 +15,32 @@ import (
 // the lease and cancel deadlines. Both are changed while the record's shard
 // is locked, so they never disagree with a state for longer than a step.
 
-// pendingQueue is a min-heap of PENDING records by creation order.
-type pendingQueue []*record
+// pendingQueue is a min-heap of PENDING records by creation order. Each
+// entry holds its record's order: a claim's pop compares two entries at
+// each level it goes down, and loading the record for each comparison was
+// a cache miss apiece in a long queue.
+type pendingQueue []pendingEntry
+
+type pendingEntry struct {
+	order uint64
+	r     *record
+}
 
 func (q pendingQueue) Len() int           { return len(q) }
 func (q pendingQueue) Less(i, j int) bool { return q[i].order < q[j].order }
 func (q pendingQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
-	q[i].heapIndex, q[j].heapIndex = i, j
+	q[i].r.heapIndex, q[j].r.heapIndex = i, j
 }
 func (q *pendingQueue) Push(x any) {
 	r := x.(*record)
 	r.heapIndex = len(*q)
-	*q = append(*q, r)
+	*q = append(*q, pendingEntry{order: r.order, r: r})
 }
 func (q *pendingQueue) Pop() any {
 	old := *q
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
+	r := old[len(old)-1].r
+	old[len(old)-1] = pendingEntry{}
 	*q = old[:len(old)-1]
 	r.heapIndex = -1
 	return r
@@ -156,8 +164,8 @@ func (s *Store) Expire(ctx context.Context, req tasklife.ExpireRequest) ([]taskl
 	for len(changes) < req.Limit {
 		s.pendMu.Lock()
 		var r *record
-		if s.pending.Len() > 0 && s.pending[0].created < cutoff {
-			r = s.pending[0]
+		if s.pending.Len() > 0 && s.pending[0].r.created < cutoff {
+			r = s.pending[0].r
 		}
 		s.pendMu.Unlock()
 		if r == nil {

@@ -71,7 +71,7 @@ func (r *Runner) claimLocked(o Outcome) bool {
 // goroutine of their own: most outcomes are stored at the first try, and a
 // goroutine a task is what a runner's throughput is made of.
 func (r *Runner) recordHere(o Outcome) {
-	log := r.log.With("task_guid", o.GUID, "task_name", logname.Short(o.Name))
+	log := logname.NewTask(r.log, o.GUID, o.Name)
 	if r.attempt(&o, 0, log) == nil {
 		return
 	}
@@ -84,11 +84,11 @@ func (r *Runner) recordHere(o Outcome) {
 // it is stored, refused for good, or the runner gives up at the end of a
 // stop.
 func (r *Runner) retry(o Outcome, try int) {
-	log := r.log.With("task_guid", o.GUID, "task_name", logname.Short(o.Name))
+	log := logname.NewTask(r.log, o.GUID, o.Name)
 	var err error
 	for ; ; try++ {
 		if try > 0 && !r.pause(retryWait(try-1)) {
-			log.Error("task outcome could not be recorded before the runner stopped", "event", string(o.Event), "error", err)
+			log.Error("task outcome could not be recorded before the runner stopped", slog.String("event", string(o.Event)), slog.Any("error", err))
 			return // stays in r.unrecorded for UnrecordedError
 		}
 		if err = r.attempt(&o, try, log); err == nil {
@@ -99,30 +99,30 @@ func (r *Runner) retry(o Outcome, try int) {
 
 // attempt makes try number try at storing o. It returns nil when o needs
 // no more tries: it is stored, or the task was ended elsewhere.
-func (r *Runner) attempt(o *Outcome, try int, log *slog.Logger) error {
+func (r *Runner) attempt(o *Outcome, try int, log *logname.Task) error {
 	for {
 		t, err := r.apply(*o)
 		var te *tasklife.TransitionError
 		switch {
 		case err == nil:
-			log.Info("task ended", "state", string(t.State), "failure_reason", t.FailureReason, "event", string(o.Event))
+			log.Info("task ended", slog.String("state", string(t.State)), slog.String("failure_reason", t.FailureReason), slog.String("event", string(o.Event)))
 			r.recorded(o.GUID)
 			return nil
 		case errors.As(err, &te) || errors.Is(err, tasklife.ErrNotFound) || errors.Is(err, tasklife.ErrNotOwner):
 			// Someone else ended (or deleted) the task, or it was taken
 			// from this runner: its state stands.
-			log.Warn("task outcome refused: the task was ended elsewhere", "event", string(o.Event), "error", err)
+			log.Warn("task outcome refused: the task was ended elsewhere", slog.String("event", string(o.Event)), slog.Any("error", err))
 			r.recorded(o.GUID)
 			return nil
 		case errors.Is(err, tasklife.ErrInvalidInput) && o.Reason != reasonUnstorable:
 			// A reason no store can keep (reasonOf cleans the usual
 			// ones): the task still ends, with a reason that says so.
-			log.Error("task's failure reason could not be stored; recording it failed without it", "error", err)
+			log.Error("task's failure reason could not be stored; recording it failed without it", slog.Any("error", err))
 			o.Reason = reasonUnstorable
 			continue
 		}
 		if try == 0 || try%10 == 0 {
-			log.Warn("task outcome could not be recorded yet; trying again", "event", string(o.Event), "error", err, "tries", try+1)
+			log.Warn("task outcome could not be recorded yet; trying again", slog.String("event", string(o.Event)), slog.Any("error", err), slog.Int("tries", try+1))
 		}
 		return err
 	}

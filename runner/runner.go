@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasklife/tasklife"
@@ -145,6 +146,11 @@ type Runner struct {
 	giveUp  context.Context    // done when a stopping Run stops retrying
 	quit    context.CancelFunc // ends giveUp
 
+	// handoff takes a run to an idle worker; idleWorkers counts those
+	// waiting for one (see worker).
+	handoff     chan *run
+	idleWorkers atomic.Int32
+
 	mu         sync.Mutex
 	running    bool                      // Run has been called and has not returned
 	stopped    bool                      // Run's context is done
@@ -203,6 +209,7 @@ func New(svc *tasklife.Service, work Work, cfg Config) *Runner {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		wake:       make(chan struct{}, 1),
+		handoff:    make(chan *run),
 		stopCtx:    stopCtx,
 		stopNow:    stopNow,
 		giveUp:     giveUp,

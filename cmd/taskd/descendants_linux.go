@@ -435,15 +435,6 @@ func signalPid(pid int, start uint64, sig unix.Signal) {
 // hasGUID reports whether pid's environment names the task; unlike
 // carriesGUID, an environment taskd may not read does not count.
 func hasGUID(pid int, guid string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		return false
-	}
-	want := []byte(taskGUIDEnv + "=" + guid)
-	for kv := range bytes.SplitSeq(b, []byte{0}) {
-		if bytes.Equal(kv, want) {
-			return true
-		}
-	}
-	return false
+	has, err := environHas(pid, taskGUIDEnv+"="+guid)
+	return err == nil && has
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tasklife/tasklife/internal/logname"
 )
 
 // A task's output goes to taskd's log, a record per line. What one task can
@@ -53,7 +55,9 @@ const (
 
 // outputLog logs one task's output within its log rate limit.
 type outputLog struct {
-	log        *slog.Logger
+	// log returns the task's logger, made the first time it is asked for.
+	log func() *slog.Logger
+
 	limit      int64         // bytes per second; -1: unlimited
 	bucket     *rate.Limiter // nil when unlimited
 	lineLimit  int           // lines per second; 0: uncapped
@@ -72,9 +76,9 @@ type outputLog struct {
 	guid string
 }
 
-// newOutputLog logs through log at most limit bytes (-1: unlimited) and
+// newOutputLog logs through log() at most limit bytes (-1: unlimited) and
 // lineLimit lines (0: uncapped) per second, and a second's worth at once.
-func newOutputLog(log *slog.Logger, limit int64, lineLimit int) *outputLog {
+func newOutputLog(log func() *slog.Logger, limit int64, lineLimit int) *outputLog {
 	o := &outputLog{log: log, limit: limit, lineLimit: lineLimit, now: time.Now}
 	if limit >= 0 {
 		o.bucket = rate.NewLimiter(rate.Limit(limit), int(min(limit, 1<<30)))
@@ -140,10 +144,10 @@ func (o *outputLog) line(stream, text string, truncated bool) {
 	}
 	o.keep(now, stream, text, truncated)
 	if truncated {
-		o.log.Info("task output", "stream", stream, "line", text, "truncated", true)
+		o.log().Info("task output", "stream", stream, "line", text, "truncated", true)
 		return
 	}
-	o.log.Info("task output", "stream", stream, "line", text)
+	o.log().Info("task output", "stream", stream, "line", text)
 }
 
 // keep tees a line into the task's log, if it has one.
@@ -170,7 +174,7 @@ func (o *outputLog) drop(cost int, why string) {
 // report logs what was dropped since the last report. o.mu is held.
 func (o *outputLog) report() {
 	o.reports++
-	o.log.Warn(o.why, "dropped_lines", o.lines, "dropped_bytes", o.bytes)
+	o.log().Warn(o.why, "dropped_lines", o.lines, "dropped_bytes", o.bytes)
 	o.keep(o.now(), "taskd", fmt.Sprintf("%s: dropped %d lines, %d bytes", o.why, o.lines, o.bytes), false)
 	o.lines, o.bytes = 0, 0
 }
@@ -190,7 +194,7 @@ func (o *outputLog) close() {
 
 // drainOutput waits for the output readers to reach the end of the pipes,
 // or closes the pipes (see outputDrain).
-func (p *process) drainOutput(log *slog.Logger) {
+func (p *process) drainOutput(log *logname.Task) {
 	drained := p.drained
 	tick := time.NewTicker(outputDrain)
 	defer tick.Stop()
@@ -211,7 +215,7 @@ func (p *process) drainOutput(log *slog.Logger) {
 				}
 				<-drained
 				if unread > 0 {
-					log.Warn("task's output could not all be read: a process that left its group still writes", "unread_bytes", unread)
+					log.Warn("task's output could not all be read: a process that left its group still writes", slog.Int("unread_bytes", unread))
 				}
 				return
 			}

@@ -167,7 +167,8 @@ func TestOutputLinesAreCapped(t *testing.T) {
 func TestOutputLogReportsOncePerInterval(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
-	o := newOutputLog(slog.New(slog.NewTextHandler(&buf, nil)), 100, 0)
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	o := newOutputLog(func() *slog.Logger { return log }, 100, 0)
 	now := time.Unix(1000, 0)
 	o.now = func() time.Time { return now }
 	line := strings.Repeat("x", 59)

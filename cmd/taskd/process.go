@@ -1,15 +1,17 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tasklife/tasklife/internal/logname"
 )
 
 // gateScript holds the task's shell until taskd has recorded it as RUNNING:
@@ -31,9 +33,13 @@ type process struct {
 	strays map[int]uint64 // processes outside the group signaled on cancel
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
-	cmd    *exec.Cmd
-	gate   *os.File      // write end; a line on it lets the command run
-	exited chan struct{} // closed once the group leader has exited
+	pid    int  // the leader's
+	// pidfd is the leader's pidfd from the fork, for awaitLeader, which
+	// closes it; -1 when the kernel gave none (or not on Linux).
+	pidfd  int
+	status *syscall.WaitStatus // how the leader ended, once reaped
+	gate   int                 // write end, -1 once closed; a line on it lets the command run
+	exited chan struct{}       // closed once the group leader has exited
 	// drained is closed once both output readers have reached the end
 	// of their pipes (or their closing).
 	drained chan struct{}
@@ -44,14 +50,21 @@ type process struct {
 // startProcess starts command with shell in a new process group, held at
 // the gate, as the user as names (nil: taskd's). Each line it writes is
 // logged through out.
+//
+// It works with descriptors, not *os.File, and syscall.StartProcess, not
+// os.StartProcess or os/exec: taskd reads two of the six ends, and only
+// those need Go's poller. Each os.File costs a system call (F_GETFL) and a
+// finalizer, os/exec copies and deduplicates the environment (taskEnv has
+// done that once), and os.StartProcess makes a second pidfd of the leader,
+// which taskd has from the fork, for Wait.
 func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*process, error) {
 	var (
-		parent []*os.File // ours: closed on failure
-		child  []*os.File // the child's: always closed here once started
+		parent []int // ours: closed on failure
+		child  []int // the child's: always closed here once started
 	)
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
-			_ = f.Close()
+	closeAll := func(fds []int) {
+		for _, fd := range fds {
+			_ = syscall.Close(fd)
 		}
 	}
 	defer func() { closeAll(child) }()
@@ -73,46 +86,45 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	}
 	parent, child = append(parent, errR), append(child, errW)
 
-	cmd := exec.Command(shell, "-c", gateScript, shell, command)
-	if null, err := devNull(); err == nil {
-		cmd.Stdin = null
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.ExtraFiles = []*os.File{gateR}
-	cmd.SysProcAttr = sysProcAttr()
-	var userEnv []string
-	if as != nil && as.cred != nil {
-		cmd.SysProcAttr.Credential, userEnv = as.cred, as.env
-	}
-	cmd.Env = taskEnv(guid, userEnv)
-	if err := cmd.Start(); err != nil {
+	stdin, err := devNull()
+	if err != nil {
 		closeAll(parent)
 		return nil, err
 	}
-	p := &process{guid: guid, cmd: cmd, gate: gateW, exited: make(chan struct{}), out: out, pipes: []*os.File{outR, errR}}
+	pidfd := -1
+	attr := &syscall.ProcAttr{Files: []uintptr{stdin.Fd(), uintptr(outW), uintptr(errW), uintptr(gateR)}, Sys: sysProcAttr(&pidfd)}
+	var userEnv []string
+	if as != nil && as.cred != nil {
+		attr.Sys.Credential, userEnv = as.cred, as.env
+	}
+	attr.Env = taskEnv(guid, userEnv)
+	pid, _, err := syscall.StartProcess(shell, []string{shell, "-c", gateScript, shell, command}, attr)
+	if err != nil {
+		closeAll(parent)
+		return nil, &os.PathError{Op: "fork/exec", Path: shell, Err: err}
+	}
+	// os.NewFile registers a non-blocking descriptor with the poller.
+	pipes := []*os.File{os.NewFile(uintptr(outR), "|0"), os.NewFile(uintptr(errR), "|0")}
+	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gateW, exited: make(chan struct{}), out: out, pipes: pipes}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
-	for _, r := range []struct {
-		pipe   *os.File
-		stream string
-	}{{outR, "stdout"}, {errR, "stderr"}} {
+	for i, stream := range []string{"stdout", "stderr"} {
 		go func() {
-			out.copyLines(r.pipe, r.stream)
+			out.copyLines(pipes[i], stream)
 			if reading.Add(-1) == 0 {
 				close(p.drained)
 			}
 		}()
 	}
 	go func() {
-		awaitLeader(cmd)
+		awaitLeader(p)
 		close(p.exited)
 	}()
 	return p, nil
 }
 
-// devNull is the task's standard input, opened once: os/exec would open
-// and close /dev/null for every task.
+// devNull is the task's standard input, opened once, not once per task.
 var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // taskEnv is taskd's environment without its secrets (the bearer token and
@@ -120,12 +132,49 @@ var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNu
 // userEnv (HOME, USER, LOGNAME of the user it runs as), which replace
 // taskd's.
 func taskEnv(guid string, userEnv []string) []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	base := baseEnv()
+	env := make([]string, 0, len(base)+len(userEnv)+1)
+	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		return name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv ||
-			slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") })
-	})
+		if !slices.ContainsFunc(userEnv, func(u string) bool { return strings.HasPrefix(u, name+"=") }) {
+			env = append(env, kv)
+		}
+	}
 	return append(append(env, userEnv...), taskGUIDEnv+"="+guid)
+}
+
+// baseEnv is taskd's environment as tasks get it, taken once (taskd does
+// not change its environment once it runs tasks; hideSecrets runs before,
+// and its names are left out anyway).
+var baseEnv = sync.OnceValue(func() []string { return tasksEnv(os.Environ()) })
+
+// tasksEnv is env without the secrets and the task guid, deduplicated as
+// os/exec does: of a name given twice, the last value, in the order of
+// those last values; an entry that is not NAME=value stays as it is.
+func tasksEnv(env []string) []string {
+	seen := make(map[string]bool, len(env))
+	var kept []string
+	for i := len(env) - 1; i >= 0; i-- {
+		kv := env[i]
+		eq := strings.Index(kv, "=")
+		if eq == 0 {
+			eq = strings.Index(kv[1:], "=") + 1 // os/exec's name of "=A=b" is "=A"
+		}
+		if eq < 0 {
+			if kv != "" {
+				kept = append(kept, kv)
+			}
+			continue
+		}
+		name := kv[:eq]
+		if seen[name] || name == tokenEnv || name == databaseURLEnv || name == taskGUIDEnv {
+			continue
+		}
+		seen[name] = true
+		kept = append(kept, kv)
+	}
+	slices.Reverse(kept)
+	return kept
 }
 
 // signal sends sig to the whole process group, unless it is gone.
@@ -133,7 +182,7 @@ func (p *process) signal(sig syscall.Signal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.reaped {
-		_ = syscall.Kill(-p.cmd.Process.Pid, sig) // ESRCH: nothing left.
+		_ = syscall.Kill(-p.pid, sig) // ESRCH: nothing left.
 	}
 }
 
@@ -143,7 +192,23 @@ func (p *process) signal(sig syscall.Signal) {
 func (p *process) killGroup() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // ESRCH: nothing left.
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL) // ESRCH: nothing left.
+}
+
+// reapPid reaps the child pid, and returns how it ended; nil if it could
+// not (another wait reaped it).
+func reapPid(pid int) *syscall.WaitStatus {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil:
+			return nil
+		default:
+			return &ws
+		}
+	}
 }
 
 // reap waits for the group leader, after which the group id is no longer
@@ -152,8 +217,8 @@ func (p *process) reap() {
 	p.mu.Lock()
 	p.reaped = true
 	p.mu.Unlock()
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Wait()
+	if p.status == nil {
+		p.status = reapPid(p.pid)
 	}
 }
 
@@ -164,14 +229,27 @@ func (p *process) hasExited() bool {
 	case <-p.exited:
 		return true
 	default:
-		return leaderExited(p.cmd)
+		return leaderExited(p.pid)
 	}
 }
 
 // open lets the held command run.
 func (p *process) open() {
-	_, _ = p.gate.WriteString("go\n")
-	_ = p.gate.Close()
+	for {
+		if _, err := syscall.Write(p.gate, []byte("go\n")); !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	p.closeGate()
+}
+
+// closeGate closes the gate's write end, once: only the work's goroutine
+// calls it (open, finish).
+func (p *process) closeGate() {
+	if p.gate >= 0 {
+		_ = syscall.Close(p.gate)
+		p.gate = -1
+	}
 }
 
 // finish kills what is left of the process group (all of it, at once, when
@@ -179,15 +257,15 @@ func (p *process) open() {
 // output. Until linger, the rest of a group whose leader has exited may
 // still end on its own: a canceled task's children get the whole grace
 // period for their cleanup, as its shell did.
-func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus {
-	_ = p.gate.Close()
+func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus {
+	p.closeGate()
 	select {
 	case <-p.exited:
 	default:
 		p.signal(syscall.SIGKILL)
 		<-p.exited
 	}
-	pgid := p.cmd.Process.Pid
+	pgid := p.pid
 	if time.Now().Before(linger) {
 		p.reap()
 		if !awaitGroup(pgid, linger) {
@@ -203,17 +281,17 @@ func (p *process) finish(log *slog.Logger, linger time.Time) syscall.WaitStatus 
 	}
 	reapGroup(pgid)
 	if n := stopDescendants(p.guid, p.strays, p.shells); n > 0 {
-		log.Warn("task left processes outside its process group: killed them", "processes", n)
+		log.Warn("task left processes outside its process group: killed them", slog.Int("processes", n))
 	}
 	p.drainOutput(log)
 	for _, f := range p.pipes {
 		_ = f.Close()
 	}
 	p.out.close()
-	if p.cmd.ProcessState == nil {
+	if p.status == nil {
 		// Reaped by stopAllDescendants at a shutdown that ran out of
 		// time: it was killed.
 		return syscall.WaitStatus(syscall.SIGKILL)
 	}
-	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return *p.status
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,47 +17,57 @@ import (
 
 // sysProcAttr puts the task in a process group of its own, so one signal
 // reaches everything it started, and has the kernel kill it should taskd die
-// without a chance to clean up.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// without a chance to clean up. The fork stores the leader's pidfd in
+// pidfd, or -1 if the kernel has none to give.
+func sysProcAttr(pidfd *int) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, PidFD: pidfd}
 }
 
 // awaitLeader returns once the group leader has exited, without reaping it:
 // while it is a zombie its pid, and so the group id, cannot be handed to
 // another process, so killing the group afterwards cannot hit a stranger.
 //
-// It waits on a pidfd, which Go's poller watches, so that a running task
-// holds no thread: a thread blocked in waitid per task made each end wake
-// a thread that then had to win a P back, and made every listing of
-// taskd's children (a file per thread) longer. Without pidfds (Linux
-// before 5.10), it blocks in waitid.
-func awaitLeader(cmd *exec.Cmd) {
-	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+// It waits on the leader's pidfd (the fork's, else one it opens), which
+// Go's poller watches, so that a running task holds no thread: a thread
+// blocked in waitid per task made each end wake a thread that then had to
+// win a P back, and made every listing of taskd's children (a file per
+// thread) longer. Without pidfds (Linux before 5.10), it blocks in waitid.
+func awaitLeader(p *process) {
+	fd, err := p.pidfd, error(nil)
+	if fd >= 0 {
+		// The poller takes only a non-blocking descriptor.
+		if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+			_ = unix.Close(fd)
+		}
+	} else {
+		fd, err = unix.PidfdOpen(p.pid, unix.PIDFD_NONBLOCK)
+	}
+	if err == nil {
 		f := os.NewFile(uintptr(fd), "pidfd")
 		defer f.Close()
 		if rc, err := f.SyscallConn(); err == nil {
 			// Read waits until the pidfd is readable, which it is once
 			// the process has exited, and asks again.
-			if rc.Read(func(uintptr) bool { return leaderExited(cmd) }) == nil {
+			if rc.Read(func(uintptr) bool { return leaderExited(p.pid) }) == nil {
 				return
 			}
 		}
 	}
 	var info unix.Siginfo
 	for {
-		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if !errors.Is(err, unix.EINTR) {
 			return
 		}
 	}
 }
 
-// leaderExited reports whether the group leader has exited, without waiting
-// and without reaping it.
-func leaderExited(cmd *exec.Cmd) bool {
+// leaderExited reports whether the group leader pid has exited, without
+// waiting and without reaping it.
+func leaderExited(pid int) bool {
 	for {
 		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
 		switch {
 		case errors.Is(err, unix.EINTR):
 		case err != nil:
@@ -113,25 +123,28 @@ func awaitGroup(pgid int, deadline time.Time) bool {
 }
 
 // taskPipe returns a pipe between taskd and a task. Only the end taskd
-// reads from (r, when taskdReads) is left to Go's poller, for a goroutine
-// to wait on: os.Pipe registers both ends, and registering (and
+// reads from (r, when taskdReads) is non-blocking, for Go's poller (see
+// startProcess): os.Pipe registers both ends, and registering (and
 // unregistering) an end the task takes and taskd closes at once, or the
 // gate's, which taskd writes one line to, was a dozen system calls per
-// task for nothing.
-func taskPipe(taskdReads bool) (r, w *os.File, err error) {
+// task for nothing. The task's end is blocking, as a task expects.
+func taskPipe(taskdReads bool) (r, w int, err error) {
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, nil, os.NewSyscallError("pipe2", err)
+	flags := unix.O_CLOEXEC
+	if taskdReads {
+		flags |= unix.O_NONBLOCK // both ends: one fcntl clears w's
+	}
+	if err := unix.Pipe2(p[:], flags); err != nil {
+		return -1, -1, os.NewSyscallError("pipe2", err)
 	}
 	if taskdReads {
-		// os.NewFile registers a non-blocking descriptor with the poller.
-		if err := unix.SetNonblock(p[0], true); err != nil {
+		if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETFL, 0); err != nil {
 			_ = unix.Close(p[0])
 			_ = unix.Close(p[1])
-			return nil, nil, os.NewSyscallError("fcntl", err)
+			return -1, -1, os.NewSyscallError("fcntl", err)
 		}
 	}
-	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
+	return p[0], p[1], nil
 }
 
 // wait4 reaps a child in pid (see unix.Wait4) without waiting.
@@ -280,17 +293,35 @@ func ourMembers(rec procRecord) []int {
 // whose environment taskd may not read gets the benefit of the doubt: its
 // group id and start time already match.
 func carriesGUID(pid int, guid string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	has, err := environHas(pid, taskGUIDEnv+"="+guid)
 	if err != nil {
 		return errors.Is(err, fs.ErrPermission)
 	}
-	want := []byte(taskGUIDEnv + "=" + guid)
-	for kv := range bytes.SplitSeq(b, []byte{0}) {
-		if bytes.Equal(kv, want) {
-			return true
+	return has
+}
+
+// environs holds environHas's buffers.
+var environs = sync.Pool{New: func() any { return new([]byte) }}
+
+// environHas reports whether pid's environment holds kv (NAME=value). It
+// reads it with readProc into a buffer kept for the next call: a task's end
+// looks at the environment of taskd's children being started, and
+// os.ReadFile, which also stats the file, registers it with the poller and
+// allocates all of it, was most of what that cost.
+func environHas(pid int, kv string) (bool, error) {
+	buf := environs.Get().(*[]byte)
+	defer environs.Put(buf)
+	b, err := readProc("/proc/"+strconv.Itoa(pid)+"/environ", (*buf)[:cap(*buf)])
+	if err != nil {
+		return false, err
+	}
+	*buf = b
+	for got := range bytes.SplitSeq(b, []byte{0}) {
+		if string(got) == kv {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // makeUndumpable keeps processes of taskd's user, its tasks among them,

@@ -5,28 +5,49 @@ package main
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"syscall"
 	"time"
 )
 
 // sysProcAttr puts the task in a process group of its own, so one signal
-// reaches everything it started.
-func sysProcAttr() *syscall.SysProcAttr {
+// reaches everything it started. There are no pidfds: pidfd stays -1.
+func sysProcAttr(*int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
 // awaitLeader returns once the group leader has exited. Without Linux's
 // waitid(WNOWAIT) it has to reap the leader, which leaves a short window in
 // which the group id could be reused before the group is killed.
-func awaitLeader(cmd *exec.Cmd) { _ = cmd.Wait() }
+func awaitLeader(p *process) { p.status = reapPid(p.pid) }
 
 // leaderExited cannot look without reaping the leader, which awaitLeader
 // does: until awaitLeader returns, the leader counts as running.
-func leaderExited(*exec.Cmd) bool { return false }
+func leaderExited(int) bool { return false }
 
-// taskPipe is os.Pipe elsewhere.
-func taskPipe(bool) (r, w *os.File, err error) { return os.Pipe() }
+// taskPipe returns a pipe between taskd and a task, its ends closed on
+// exec; the end taskd reads from (r, when taskdReads) is non-blocking, for
+// Go's poller.
+func taskPipe(taskdReads bool) (r, w int, err error) {
+	var p [2]int
+	syscall.ForkLock.RLock()
+	err = syscall.Pipe(p[:])
+	if err == nil {
+		syscall.CloseOnExec(p[0])
+		syscall.CloseOnExec(p[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, -1, os.NewSyscallError("pipe", err)
+	}
+	if taskdReads {
+		if err := syscall.SetNonblock(p[0], true); err != nil {
+			_ = syscall.Close(p[0])
+			_ = syscall.Close(p[1])
+			return -1, -1, os.NewSyscallError("fcntl", err)
+		}
+	}
+	return p[0], p[1], nil
+}
 
 // becomeSubreaper is Linux only; elsewhere orphans go to init.
 func becomeSubreaper() error { return nil }

@@ -54,21 +54,21 @@ var errStopped = errors.New("stopped by taskd")
 func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	s.works.Add(1)
 	defer s.works.Done()
-	log := s.log.With("task_guid", t.GUID, "task_name", logname.Short(t.Name))
+	log := logname.NewTask(s.log, t.GUID, t.Name)
 	p, err := s.start(t, log)
 	if err != nil {
-		log.Error("task could not be started", "error", err)
+		log.Error("task could not be started", slog.Any("error", err))
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 	}
-	defer s.shells.drop(p.cmd.Process.Pid)
+	defer s.shells.drop(p.pid)
 	if s.state != nil {
 		// Before the gate opens: until then the group is one shell that
 		// Pdeathsig kills with taskd, afterwards only the record finds
 		// what it may have started. taskd removes it once the outcome is
 		// stored.
-		if err := s.state.add(t.GUID, p.cmd.Process.Pid); err != nil {
+		if err := s.state.add(t.GUID, p.pid); err != nil {
 			p.finish(log, time.Time{})
-			log.Error("task's process could not be recorded; not running it", "error", err)
+			log.Error("task's process could not be recorded; not running it", slog.Any("error", err))
 			return runner.Failure(tasklife.ReasonCannotBeStarted, err)
 		}
 	}
@@ -82,7 +82,7 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 		return errStopped
 	}
 	p.open()
-	log.Info("task's process started", "pid", p.cmd.Process.Pid)
+	log.Info("task's process started", slog.Int("pid", p.pid))
 
 	signaled := false
 	var linger time.Time // until when the group may outlive its leader
@@ -95,15 +95,15 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 			break
 		}
 		signaled = true
-		log.Info("task canceling: sending SIGTERM to its process group", "grace", s.grace)
+		log.Info("task canceling: sending SIGTERM to its process group", slog.Duration("grace", s.grace))
 		p.signal(syscall.SIGTERM)
-		p.strays = signalDescendants(t.GUID, p.cmd.Process.Pid, syscall.SIGTERM)
+		p.strays = signalDescendants(t.GUID, p.pid, syscall.SIGTERM)
 		linger = time.Now().Add(s.grace)
 		<-p.exited // kill, the runner's HardStop, ends a group that ignores it
 	}
 	ws := p.finish(log, linger)
 	ev, reason := outcome(ws, signaled)
-	log.Info("task's process ended", "how", describe(ws), "event", string(ev))
+	log.Info("task's process ended", slog.String("how", describe(ws)), slog.String("event", string(ev)))
 	return result(ev, reason)
 }
 
@@ -152,9 +152,9 @@ func describe(ws syscall.WaitStatus) string {
 // shells from before it is forked, so that no listing of taskd's children
 // takes it for an orphan (see shellSet). Starts do not wait for listings,
 // nor listings for starts, except to place a child still being started.
-func (s *shell) start(t *tasklife.Task, log *slog.Logger) (*process, error) {
+func (s *shell) start(t *tasklife.Task, log *logname.Task) (*process, error) {
 	starting := s.shells.begin()
-	out := newOutputLog(log, t.LogRateLimitInBytesPerSecond, s.logLines)
+	out := newOutputLog(log.Logger, t.LogRateLimitInBytesPerSecond, s.logLines)
 	out.logs, out.guid = s.logs, t.GUID
 	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as)
 	if err != nil {
@@ -166,7 +166,7 @@ func (s *shell) start(t *tasklife.Task, log *slog.Logger) (*process, error) {
 		s.logs.begin(t.GUID)
 	}
 	p.shells = s.shells
-	s.shells.started(starting, p.cmd.Process.Pid)
+	s.shells.started(starting, p.pid)
 	return p, nil
 }
 
