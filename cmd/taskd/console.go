@@ -62,12 +62,14 @@ func mountConsole(h *httpadapter.Handler, feed *changeFeed, open *streams) {
 // (an observer), other instances' (the database listener, through the
 // executor) and retention's deletions.
 type changeFeed struct {
-	mu   sync.Mutex
-	n    uint64
-	wake chan struct{} // closed and replaced on each change
+	mu sync.Mutex
+	n  uint64
+	// wake is closed at the next change, and made only when current hands
+	// it out: most changes (three per task) have no console watching.
+	wake chan struct{}
 }
 
-func newChangeFeed() *changeFeed { return &changeFeed{wake: make(chan struct{})} }
+func newChangeFeed() *changeFeed { return &changeFeed{} }
 
 // bump records a change. It never blocks for long: observers call it.
 func (f *changeFeed) bump() {
@@ -77,8 +79,10 @@ func (f *changeFeed) bump() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
-	close(f.wake)
-	f.wake = make(chan struct{})
+	if f.wake != nil {
+		close(f.wake)
+		f.wake = nil
+	}
 }
 
 // observe is a tasklife.Observer that bumps the feed.
@@ -88,6 +92,9 @@ func (f *changeFeed) observe(context.Context, tasklife.Change) { f.bump() }
 func (f *changeFeed) current() (uint64, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.wake == nil {
+		f.wake = make(chan struct{})
+	}
 	return f.n, f.wake
 }
 
