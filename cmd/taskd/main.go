@@ -56,6 +56,7 @@ import (
 
 	"github.com/tasklife/tasklife"
 	"github.com/tasklife/tasklife/httpadapter"
+	"github.com/tasklife/tasklife/internal/logname"
 	"github.com/tasklife/tasklife/memstore"
 	"github.com/tasklife/tasklife/pgstore"
 	"github.com/tasklife/tasklife/runner"
@@ -81,7 +82,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// Its records' source is never printed: a task's lines need not look
+	// their callers up (logname.Sourceless).
+	log := slog.New(logname.Sourceless(slog.NewTextHandler(stderr, nil)))
 	as, err := resolveRunAs(cfg.runAs, os.Geteuid())
 	if err != nil {
 		return err

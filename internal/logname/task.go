@@ -45,10 +45,30 @@ func (l *Task) log(level slog.Level, msg string, attrs []slog.Attr) {
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	var pcs [1]uintptr
-	runtime.Callers(3, pcs[:]) // runtime.Callers, log, and Info, Warn or Error
-	r := slog.NewRecord(time.Now(), level, msg, pcs[0])
+	var pc uintptr
+	if _, ok := h.(sourceless); !ok {
+		var pcs [1]uintptr
+		runtime.Callers(3, pcs[:]) // runtime.Callers, log, and Info, Warn or Error
+		pc = pcs[0]
+	}
+	r := slog.NewRecord(time.Now(), level, msg, pc)
 	r.AddAttrs(l.attrs[:]...)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)
+}
+
+// Sourceless wraps h, a handler that never reads a record's source
+// (Record.PC): one made without HandlerOptions.AddSource, say. A Task
+// logging through it does not look its caller up, which was a sixth of
+// what one of taskd's lines cost; the lines are the same.
+func Sourceless(h slog.Handler) slog.Handler { return sourceless{h} }
+
+type sourceless struct{ slog.Handler }
+
+func (h sourceless) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return sourceless{h.Handler.WithAttrs(attrs)}
+}
+
+func (h sourceless) WithGroup(name string) slog.Handler {
+	return sourceless{h.Handler.WithGroup(name)}
 }

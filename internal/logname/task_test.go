@@ -2,6 +2,7 @@ package logname
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -54,4 +55,43 @@ func TestTaskLevel(t *testing.T) {
 	task.Warn("loud")
 	require.NotContains(t, buf.String(), "quiet")
 	require.Contains(t, buf.String(), "msg=loud task_guid=g task_name=n")
+}
+
+// pcHandler records the PC of each record it handles.
+type pcHandler struct {
+	slog.Handler
+	pcs *[]uintptr
+}
+
+func (h pcHandler) Handle(ctx context.Context, r slog.Record) error {
+	*h.pcs = append(*h.pcs, r.PC)
+	return h.Handler.Handle(ctx, r)
+}
+
+// TestSourceless: through Sourceless, a Task's lines and its Logger's are
+// those of the handler it wraps, and a Task looks no caller up for them.
+func TestSourceless(t *testing.T) {
+	t.Parallel()
+	var want, got bytes.Buffer
+	opts := &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	var pcs []uintptr
+	plain := NewTask(slog.New(slog.NewTextHandler(&want, opts)), "g-1", "n")
+	wrapped := NewTask(slog.New(Sourceless(pcHandler{slog.NewTextHandler(&got, opts), &pcs})), "g-1", "n")
+	for _, task := range []*Task{plain, wrapped} {
+		task.Info("started", slog.Int("pid", 7))
+		task.Error("failed", slog.Any("error", errors.New("boom")))
+		task.Logger().WithGroup("g").Info("output", "line", "x")
+	}
+	require.Equal(t, want.String(), got.String())
+	require.Equal(t, []uintptr{0, 0}, pcs[:2], "a Task's own lines")
+
+	pcs = nil
+	NewTask(slog.New(pcHandler{slog.NewTextHandler(&got, opts), &pcs}), "g-1", "n").Info("started")
+	require.Len(t, pcs, 1)
+	require.NotZero(t, pcs[0], "without Sourceless, the caller is looked up")
 }
