@@ -318,22 +318,11 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 	for i, st := range req.From {
 		from[i] = string(st)
 	}
-	stmt, args := o.sql.transition, []any{req.GUID, from, string(req.To), req.FailureReason, string(req.Event),
-		req.Owner, req.To.Terminal()}
-	if req.Audit != nil {
-		stmt, args = o.sql.transitionAudited, append(args, auditArgs(req.Audit)...)
-	}
-	if req.Idempotency != nil {
-		stmt = o.sql.keys.transition
-		if req.Audit != nil {
-			stmt = o.sql.keys.transitionAudited
-		}
-		args = append(args, keyArgs(req.Idempotency)...)
-	}
+	args := []any{req.GUID, from, string(req.To), req.FailureReason, string(req.Event), req.Owner, req.To.Terminal()}
 	r := new(taskRow)
 	var t *tasklife.Task
 	var err error
-	if stmt == o.sql.transition {
+	if req.Audit == nil && req.Idempotency == nil {
 		// Plain: the UPDATE alone, and the read only when it wrote
 		// nothing (see statements.update). nil skips sent, the
 		// notification's void column.
@@ -343,7 +332,20 @@ func (o *ops) Transition(ctx context.Context, req tasklife.TransitionRequest) (t
 			t, err = r.scan(o.db.QueryRow(ctx, o.sql.get, req.GUID))
 		}
 	} else {
-		t, err = r.scan(o.db.QueryRow(ctx, stmt, args...), &r.applied, &r.prev) // prev is NULL when refused
+		// Audited or keyed: one statement that writes, records the event
+		// or the key, and reads the row when refused (prev is then NULL).
+		var stmt string
+		if req.Audit != nil {
+			stmt, args = o.sql.transitionAudited, append(args, auditArgs(req.Audit)...)
+		}
+		if req.Idempotency != nil {
+			stmt = o.sql.keys.transition
+			if req.Audit != nil {
+				stmt = o.sql.keys.transitionAudited
+			}
+			args = append(args, keyArgs(req.Idempotency)...)
+		}
+		t, err = r.scan(o.db.QueryRow(ctx, stmt, args...), &r.applied, &r.prev)
 	}
 	if keyTaken(err) {
 		return tasklife.TransitionResult{}, fmt.Errorf("pgstore: %s: %w", req.Event, tasklife.ErrIdempotencyKeyExists)
