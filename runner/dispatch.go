@@ -66,8 +66,7 @@ func (r *Runner) retryClaimLocked() {
 // claim takes up to n PENDING tasks for this runner, and reports whether
 // the store may hold more.
 func (r *Runner) claim(n int) ([]*tasklife.Task, bool, error) {
-	ctx, cancel := r.storeCtx()
-	defer cancel()
+	ctx := r.storeCtx()
 	req := tasklife.ClaimRequest{Owner: r.cfg.Owner, Lease: r.cfg.Lease, Limit: n}
 	if r.cfg.Accept != nil {
 		guids, err := r.acceptedPending(ctx, n)

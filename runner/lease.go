@@ -59,9 +59,8 @@ func (r *Runner) renew() error {
 		runs = append(runs, run)
 	}
 	r.mu.Unlock()
-	ctx, cancel := r.storeCtx()
+	ctx := r.storeCtx()
 	held, err := r.svc.Renew(ctx, r.cfg.Owner, r.cfg.Lease)
-	cancel()
 	if err != nil {
 		return err
 	}
@@ -99,9 +98,8 @@ func (r *Runner) renew() error {
 // the changes heard meanwhile wait in early, and reach the work before it
 // starts.
 func (r *Runner) adopt(guid string) {
-	ctx, cancel := r.storeCtx()
+	ctx := r.storeCtx()
 	t, err := r.svc.Get(ctx, guid)
-	cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.claiming--
@@ -127,9 +125,8 @@ func (r *Runner) expire() {
 		req.CancelDeadline = r.cfg.CancelDeadline
 	}
 	for {
-		ctx, cancel := r.storeCtx()
+		ctx := r.storeCtx()
 		ended, err := r.svc.Expire(ctx, req)
-		cancel()
 		if err != nil {
 			return // the next poll tries again
 		}

@@ -110,9 +110,8 @@ func (r *Runner) endIfMine(t *tasklife.Task) {
 // and still CANCELING without work.
 func (r *Runner) lookUp(guid string) {
 	for try := 0; ; try++ {
-		ctx, cancel := r.storeCtx()
+		ctx := r.storeCtx()
 		t, err := r.svc.Get(ctx, guid)
-		cancel()
 		switch {
 		case err == nil:
 			if t.State == tasklife.StateCanceling {
@@ -142,9 +141,8 @@ func (r *Runner) reconcile() {
 	r.mu.Unlock()
 	for len(guids) > 0 {
 		n := min(len(guids), tasklife.MaxPerPage)
-		ctx, cancel := r.storeCtx()
+		ctx := r.storeCtx()
 		page, err := r.svc.List(ctx, tasklife.ListQuery{GUIDs: guids[:n], PerPage: tasklife.MaxPerPage})
-		cancel()
 		if err != nil {
 			return // the next poll asks again
 		}
@@ -165,9 +163,8 @@ func (r *Runner) reconcile() {
 func (r *Runner) sweep() {
 	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StateCanceling}, PerPage: tasklife.MaxPerPage}
 	for q.Page = 1; ; q.Page++ {
-		ctx, cancel := r.storeCtx()
+		ctx := r.storeCtx()
 		page, err := r.svc.List(ctx, q)
-		cancel()
 		if err != nil {
 			return // the next sweep tries again
 		}

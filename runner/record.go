@@ -135,8 +135,7 @@ func (r *Runner) attempt(o *Outcome, try int, log *logname.Task) error {
 // claimed the task since, its work runs, and its outcome is its owner's
 // to record, after the work stops; the cancel, if made, reaches it.
 func (r *Runner) apply(o Outcome) (*tasklife.Task, error) {
-	ctx, cancel := r.storeCtx()
-	defer cancel()
+	ctx := r.storeCtx()
 	step := func() (*tasklife.Task, error) {
 		if o.Owner != "" {
 			return r.svc.ApplyAs(ctx, o.Owner, o.GUID, o.Event, o.Reason)

@@ -112,8 +112,9 @@ type Config struct {
 	// 10s.
 	StopTimeout time.Duration
 
-	// StoreTimeout bounds each store call the runner makes; a call that
-	// takes longer is tried again. Default: 10s.
+	// StoreTimeout bounds each store call the runner makes (calls that
+	// start close together share a bound, so one may get up to a quarter
+	// more); a call that takes longer is tried again. Default: 10s.
 	StoreTimeout time.Duration
 
 	// Unrecorded are outcomes a previous Run could not record (see
@@ -144,6 +145,7 @@ type Runner struct {
 	stopCtx context.Context    // done when Run's context is done
 	stopNow context.CancelFunc // ends stopCtx
 	giveUp  context.Context    // done when a stopping Run stops retrying
+	bounds  *storeBounds       // of each store call, under giveUp
 	quit    context.CancelFunc // ends giveUp
 
 	// handoff takes a run to an idle worker; idleWorkers counts those
@@ -214,6 +216,7 @@ func New(svc *tasklife.Service, work Work, cfg Config) *Runner {
 		stopNow:    stopNow,
 		giveUp:     giveUp,
 		quit:       quit,
+		bounds:     &storeBounds{parent: giveUp, timeout: cfg.StoreTimeout},
 		runs:       make(map[string]*run),
 		early:      make(map[string]tasklife.State),
 		unrecorded: make(map[string]Outcome),
@@ -318,10 +321,10 @@ func (r *Runner) doneLocked() {
 	}
 }
 
-// storeCtx bounds one store call: by StoreTimeout, and by the end of a
-// stop's retries.
-func (r *Runner) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.giveUp, r.cfg.StoreTimeout)
+// storeCtx bounds one store call: by StoreTimeout (up to a quarter more,
+// see storeBounds), and by the end of a stop's retries.
+func (r *Runner) storeCtx() context.Context {
+	return r.bounds.get()
 }
 
 // pause waits d and reports true, or false once a stopping runner has

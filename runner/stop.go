@@ -31,8 +31,7 @@ func (r *Runner) stop() error {
 			// that has returned keeps its outcome, on its way already.
 			guid := run.task.GUID
 			r.goLocked(func() {
-				ctx, cancel := r.storeCtx()
-				defer cancel()
+				ctx := r.storeCtx()
 				_, _ = r.svc.Cancel(ctx, guid)
 			})
 		}
@@ -86,9 +85,8 @@ func (r *Runner) cancelPending() {
 	q := tasklife.ListQuery{States: []tasklife.State{tasklife.StatePending}, PerPage: tasklife.MaxPerPage}
 	var pending []Outcome
 	for q.Page = 1; ; q.Page++ {
-		ctx, cancel := r.storeCtx()
+		ctx := r.storeCtx()
 		page, err := r.svc.List(ctx, q)
-		cancel()
 		if err != nil {
 			r.log.Error("runner: PENDING tasks could not be listed to cancel them; they stay PENDING", "error", err)
 			break
