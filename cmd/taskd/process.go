@@ -14,12 +14,13 @@ import (
 	"github.com/tasklife/tasklife/internal/logname"
 )
 
-// gateScript holds the task's shell until taskd has recorded it as RUNNING:
-// a task cancelled while it was being started is killed before its command
-// ever runs. The command then runs in that same shell, as `sh -c` would
-// run it: no positional parameters, none of the gate's variables, $0 the
-// shell, and $$ the process group id. (It used to exec a second shell:
+// gateScript is the task's shell's start gate: the command runs only once
+// the shell has read a line on descriptor 3, and the shell exits 125 if the
+// pipe ends first. The command then runs in that same shell, as `sh -c`
+// would run it: no positional parameters, none of the gate's variables, $0
+// the shell, and $$ the process group id. (It used to exec a second shell:
 // one more program started per task, a third of taskd's cost per task.)
+// See startProcess for when the line is written.
 const gateScript = `read -r _taskd_go <&3 || exit 125; exec 3<&-; unset _taskd_go; _taskd_cmd=$1; shift; eval "unset _taskd_cmd; $_taskd_cmd"`
 
 // process is a started task command.
@@ -38,8 +39,11 @@ type process struct {
 	// closes it; -1 when the kernel gave none (or not on Linux).
 	pidfd  int
 	status *syscall.WaitStatus // how the leader ended, once reaped
-	gate   int                 // write end, -1 once closed; a line on it lets the command run
-	exited chan struct{}       // closed once the group leader has exited
+	// gate is taskd's end of the gate's pipe, -1 once closed: the write
+	// end of a held gate, the read end of one opened before the fork.
+	gate   int
+	held   bool
+	exited chan struct{} // closed once the group leader has exited
 	// drained is closed once both output readers have reached the end
 	// of their pipes (or their closing).
 	drained chan struct{}
@@ -47,9 +51,17 @@ type process struct {
 	pipes   []*os.File // read ends of stdout and stderr
 }
 
-// startProcess starts command with shell in a new process group, held at
-// the gate, as the user as names (nil: taskd's). Each line it writes is
-// logged through out.
+// startProcess starts command with shell in a new process group, as the
+// user as names (nil: taskd's). Each line it writes is logged through out.
+//
+// The gate's line is written before the fork unless held: then the shell
+// never waits at its gate for taskd to run again after the fork: under
+// load, half the shells did, a sleep and a wakeup of about 30 µs of CPU
+// each. Until open, shut can still take the line back if the
+// shell has not read it, so a task cancelled while it was being started
+// still never runs its command. A held gate stays shut until open writes
+// the line: for taskd to record the group before anything of the task
+// runs (see stateDir), while Pdeathsig alone can kill it.
 //
 // It works with descriptors, not *os.File, and syscall.StartProcess, not
 // os.StartProcess or os/exec: taskd reads two of the six ends, and only
@@ -57,7 +69,7 @@ type process struct {
 // finalizer, os/exec copies and deduplicates the environment (taskEnv has
 // done that once), and os.StartProcess makes a second pidfd of the leader,
 // which taskd has from the fork, for Wait.
-func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*process, error) {
+func startProcess(shell, guid, command string, out *outputLog, as *runAs, held bool) (*process, error) {
 	var (
 		parent []int // ours: closed on failure
 		child  []int // the child's: always closed here once started
@@ -72,7 +84,20 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	if err != nil {
 		return nil, err
 	}
-	parent, child = append(parent, gateW), append(child, gateR)
+	gate := gateW
+	if held {
+		parent, child = append(parent, gateW), append(child, gateR)
+	} else {
+		// The pipe holds the line, and then its end: reading it back
+		// never blocks.
+		err := writeAll(gateW, gateLine)
+		_ = syscall.Close(gateW)
+		if err != nil {
+			_ = syscall.Close(gateR)
+			return nil, os.NewSyscallError("write", err)
+		}
+		gate, parent = gateR, append(parent, gateR)
+	}
 	outR, outW, err := taskPipe(true)
 	if err != nil {
 		closeAll(parent)
@@ -105,7 +130,7 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs) (*proc
 	}
 	// os.NewFile registers a non-blocking descriptor with the poller.
 	pipes := []*os.File{os.NewFile(uintptr(outR), "|0"), os.NewFile(uintptr(errR), "|0")}
-	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gateW, exited: make(chan struct{}), out: out, pipes: pipes}
+	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gate, held: held, exited: make(chan struct{}), out: out, pipes: pipes}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
@@ -233,22 +258,54 @@ func (p *process) hasExited() bool {
 	}
 }
 
-// open lets the held command run.
+// gateLine lets the command run: one byte, which either the shell or shut
+// reads, never a part of it each.
+var gateLine = []byte{'\n'}
+
+// open lets the command run: a held gate gets its line; one opened before
+// the fork is left to the shell.
 func (p *process) open() {
-	for {
-		if _, err := syscall.Write(p.gate, []byte("go\n")); !errors.Is(err, syscall.EINTR) {
-			break
-		}
+	if p.held {
+		_ = writeAll(p.gate, gateLine) // EPIPE: the shell is gone
 	}
 	p.closeGate()
 }
 
-// closeGate closes the gate's write end, once: only the work's goroutine
-// calls it (open, finish).
+// shut keeps the command from running if its shell has not passed the gate
+// yet, and reports whether it had not: a held gate is closed without its
+// line, the line of a gate opened before the fork taken back unless the
+// shell read it first (then the command runs, and a cancel must stop it).
+func (p *process) shut() bool {
+	if p.held {
+		p.closeGate()
+		return true
+	}
+	var b [1]byte
+	n, err := syscall.Read(p.gate, b[:])
+	for errors.Is(err, syscall.EINTR) {
+		n, err = syscall.Read(p.gate, b[:])
+	}
+	p.closeGate()
+	return n == 1
+}
+
+// closeGate closes taskd's end of the gate, once: only the work's goroutine
+// calls it (open, shut, finish). A held gate closed without its line stops
+// the shell.
 func (p *process) closeGate() {
 	if p.gate >= 0 {
 		_ = syscall.Close(p.gate)
 		p.gate = -1
+	}
+}
+
+// writeAll writes b to fd, a pipe with room for it.
+func writeAll(fd int, b []byte) error {
+	for {
+		_, err := syscall.Write(fd, b)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
 	}
 }
 

@@ -74,9 +74,10 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	}
 	s.track(t.GUID, p)
 	defer s.untrack(t.GUID)
-	if ctx.Err() != nil {
-		// Cancelled while its process was being made: the gate is still
-		// shut, so the command never runs.
+	if ctx.Err() != nil && p.shut() {
+		// Cancelled while its process was being made, before its shell
+		// passed the gate: the command never runs. A shell that passed it
+		// is stopped below, as a running task is.
 		p.finish(log, time.Time{})
 		log.Info("task canceled while it was being started: its command never ran")
 		return errStopped
@@ -148,7 +149,7 @@ func describe(ws syscall.WaitStatus) string {
 	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
 
-// start starts the task's shell, held at its gate, and counts it among the
+// start starts the task's shell behind its gate, and counts it among the
 // shells from before it is forked, so that no listing of taskd's children
 // takes it for an orphan (see shellSet). Starts do not wait for listings,
 // nor listings for starts, except to place a child still being started.
@@ -156,14 +157,19 @@ func (s *shell) start(t *tasklife.Task, log *logname.Task) (*process, error) {
 	starting := s.shells.begin()
 	out := newOutputLog(log.Logger, t.LogRateLimitInBytesPerSecond, s.logLines)
 	out.logs, out.guid = s.logs, t.GUID
-	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as)
+	if s.logs != nil {
+		// Before the process, so before any output.
+		s.logs.begin(t.GUID)
+	}
+	// The gate is held only until the group is recorded, if taskd keeps
+	// records.
+	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as, s.state != nil)
 	if err != nil {
 		s.shells.started(starting, 0)
+		if s.logs != nil {
+			s.logs.end(t.GUID) // none
+		}
 		return nil, err
-	}
-	if s.logs != nil {
-		// Before the gate opens, so before any output.
-		s.logs.begin(t.GUID)
 	}
 	p.shells = s.shells
 	s.shells.started(starting, p.pid)
