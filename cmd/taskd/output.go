@@ -206,12 +206,12 @@ func (p *process) drainOutput(log *logname.Task) {
 			return
 		case now := <-tick.C:
 			n, unread := p.out.read.Load(), 0
-			for _, f := range p.pipes {
-				unread += pipeUnread(f)
+			for _, st := range p.streams {
+				unread += st.unread()
 			}
 			if (n == last && unread == 0) || now.After(deadline) {
-				for _, f := range p.pipes {
-					_ = f.Close()
+				for _, st := range p.streams {
+					st.close()
 				}
 				<-drained
 				if unread > 0 {

@@ -48,7 +48,7 @@ type process struct {
 	// of their pipes (or their closing).
 	drained chan struct{}
 	out     *outputLog
-	pipes   []*os.File // read ends of stdout and stderr
+	streams []*outStream // stdout and stderr
 }
 
 // startProcess starts command with shell in a new process group, as the
@@ -128,25 +128,47 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs, held b
 		closeAll(parent)
 		return nil, &os.PathError{Op: "fork/exec", Path: shell, Err: err}
 	}
-	// os.NewFile registers a non-blocking descriptor with the poller.
-	pipes := []*os.File{os.NewFile(uintptr(outR), "|0"), os.NewFile(uintptr(errR), "|0")}
-	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gate, held: held, exited: make(chan struct{}), out: out, pipes: pipes}
+	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gate, held: held, exited: make(chan struct{}), out: out}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
-	for i, stream := range []string{"stdout", "stderr"} {
-		go func() {
-			out.copyLines(pipes[i], stream)
-			if reading.Add(-1) == 0 {
-				close(p.drained)
-			}
-		}()
+	ended := func() {
+		if reading.Add(-1) == 0 {
+			close(p.drained)
+		}
 	}
-	go func() {
-		awaitLeader(p)
-		close(p.exited)
-	}()
+	p.streams = []*outStream{startStream(outR, "stdout", out, ended), startStream(errR, "stderr", out, ended)}
+	watchLeader(p)
 	return p, nil
+}
+
+// watchLeader closes p.exited once the group leader has exited: the
+// watcher waits on its pidfd, or else a goroutine (awaitLeader).
+func watchLeader(p *process) {
+	if p.pidfd >= 0 {
+		if _, err := fds.watch(p.pidfd, func() { leaderReady(p) }); err == nil {
+			return
+		}
+	}
+	go leaderGone(p)
+}
+
+// leaderGone closes p.exited once awaitLeader returns.
+func leaderGone(p *process) {
+	awaitLeader(p)
+	close(p.exited)
+}
+
+// leaderReady is the watcher's: the leader's pidfd is readable, which it
+// is once the leader has exited (asked again, without reaping it).
+func leaderReady(p *process) {
+	if !leaderExited(p.pid) {
+		go leaderGone(p) // never seen: wait as without a watcher
+		return
+	}
+	_ = syscall.Close(p.pidfd)
+	p.pidfd = -1
+	close(p.exited)
 }
 
 // devNull is the task's standard input, opened once, not once per task.
@@ -341,8 +363,8 @@ func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus
 		log.Warn("task left processes outside its process group: killed them", slog.Int("processes", n))
 	}
 	p.drainOutput(log)
-	for _, f := range p.pipes {
-		_ = f.Close()
+	for _, st := range p.streams {
+		st.close()
 	}
 	p.out.close()
 	if p.status == nil {

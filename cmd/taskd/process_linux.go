@@ -27,8 +27,9 @@ func sysProcAttr(pidfd *int) *syscall.SysProcAttr {
 // while it is a zombie its pid, and so the group id, cannot be handed to
 // another process, so killing the group afterwards cannot hit a stranger.
 //
-// It waits on the leader's pidfd (the fork's, else one it opens), which
-// Go's poller watches, so that a running task holds no thread: a thread
+// It is the goroutine watchLeader starts when the watcher (fds) cannot
+// take the leader's pidfd. It waits on the pidfd (the fork's, else one it
+// opens) in Go's poller, so that a running task holds no thread: a thread
 // blocked in waitid per task made each end wake a thread that then had to
 // win a P back, and made every listing of taskd's children (a file per
 // thread) longer. Without pidfds (Linux before 5.10), it blocks in waitid.
@@ -330,14 +331,9 @@ func makeUndumpable() error {
 	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 }
 
-// pipeUnread returns how many bytes wait to be read in the pipe f
+// pipeUnread returns how many bytes wait to be read in the pipe fd
 // (TIOCINQ is Linux's FIONREAD).
-func pipeUnread(f *os.File) int {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+func pipeUnread(fd int) int {
+	n, _ := unix.IoctlGetInt(fd, unix.TIOCINQ)
 	return n
 }

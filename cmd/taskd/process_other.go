@@ -86,7 +86,7 @@ func stopAllDescendants(map[int]bool) int { return 0 }
 func reapOrphans(*shellSet) (stop func()) { return func() {} }
 
 // pipeUnread cannot tell elsewhere: a stalled reader is stopped at once.
-func pipeUnread(*os.File) int { return 0 }
+func pipeUnread(int) int { return 0 }
 
 // makeUndumpable is Linux only.
 func makeUndumpable() error { return nil }
