@@ -136,6 +136,7 @@ func reapOrphans(shells *shellSet) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
+		defer signal.Stop(sigs)
 		var last time.Time
 		for {
 			select {
@@ -144,7 +145,11 @@ func reapOrphans(shells *shellSet) (stop func()) {
 			case <-sigs:
 			}
 			if wait := orphanReapInterval - time.Since(last); wait > 0 {
-				// The SIGCHLDs meanwhile wait in sigs, as one.
+				// The SIGCHLDs meanwhile are not needed: the listing
+				// after the wait finds their children. Unsubscribed, a
+				// busy taskd does not wake the runtime's signal thread
+				// for each task's end.
+				signal.Stop(sigs)
 				timer := time.NewTimer(wait)
 				select {
 				case <-done:
@@ -152,6 +157,11 @@ func reapOrphans(shells *shellSet) (stop func()) {
 					return
 				case <-timer.C:
 				}
+				select { // one may have come before Stop
+				case <-sigs:
+				default:
+				}
+				signal.Notify(sigs, unix.SIGCHLD) // before the listing: no end is missed
 			}
 			last = time.Now()
 			// A child's state first, then the shells: a task's shell
@@ -185,7 +195,6 @@ func reapOrphans(shells *shellSet) (stop func()) {
 		}
 	}()
 	return func() {
-		signal.Stop(sigs)
 		close(done)
 		<-finished
 	}

@@ -154,3 +154,23 @@ func TestKernelAtLeast(t *testing.T) {
 		require.Equal(t, c.want, kernelAtLeast(c.release, 3, 19), c.release)
 	}
 }
+
+// TestOrphansEndingTogetherAreAllReaped: orphans that end within one
+// listing's interval of each other (the SIGCHLDs that come meanwhile are
+// not listened to) are all reaped while their task runs.
+func TestOrphansEndingTogetherAreAllReaped(t *testing.T) {
+	t.Parallel()
+	d := startTaskd(t, nil)
+	dir := t.TempDir()
+	const n = 6
+	tk := d.create(fmt.Sprintf(`for i in 1 2 3 4 5 6; do (setsid sh -c "echo \$\$ > %s/\$1; sleep 0.00\$1" sh $i &); done; sleep 600`, dir))
+	for i := 1; i <= n; i++ {
+		pid := readPID(t, filepath.Join(dir, strconv.Itoa(i)))
+		require.Eventually(t, func() bool {
+			st, err := readStat(pid)
+			return err != nil || st.ppid != d.cmd.Process.Pid
+		}, 5*time.Second, 5*time.Millisecond, "process %d stays a zombie under taskd", pid)
+	}
+	require.Equal(t, "RUNNING", d.get(tk.GUID).State)
+	d.requireCanceled(tk.GUID)
+}
