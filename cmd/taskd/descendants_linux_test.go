@@ -104,13 +104,19 @@ func TestOrphanIsReapedWhileTheTaskRuns(t *testing.T) {
 	d := startTaskd(t, nil)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	tk := d.create(fmt.Sprintf(`(setsid sh -c 'echo $$ > %s' &); sleep 600`, pidFile))
-	pid := readPID(t, pidFile)
+	requireReaped(t, d, readPID(t, pidFile))
+	require.Equal(t, "RUNNING", d.get(tk.GUID).State)
+	d.requireCanceled(tk.GUID)
+}
+
+// requireReaped waits until pid, an orphan of a task, is no longer a
+// child of taskd: reaped, not a zombie under it.
+func requireReaped(t *testing.T, d *taskd, pid int) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		st, err := readStat(pid)
 		return err != nil || st.ppid != d.cmd.Process.Pid
 	}, 5*time.Second, 5*time.Millisecond, "process %d stays a zombie under taskd", pid)
-	require.Equal(t, "RUNNING", d.get(tk.GUID).State)
-	d.requireCanceled(tk.GUID)
 }
 
 // TestOrphansAreListedUnderTheMainThread: taskd looks for the orphans it
@@ -165,11 +171,7 @@ func TestOrphansEndingTogetherAreAllReaped(t *testing.T) {
 	const n = 6
 	tk := d.create(fmt.Sprintf(`for i in 1 2 3 4 5 6; do (setsid sh -c "echo \$\$ > %s/\$1; sleep 0.00\$1" sh $i &); done; sleep 600`, dir))
 	for i := 1; i <= n; i++ {
-		pid := readPID(t, filepath.Join(dir, strconv.Itoa(i)))
-		require.Eventually(t, func() bool {
-			st, err := readStat(pid)
-			return err != nil || st.ppid != d.cmd.Process.Pid
-		}, 5*time.Second, 5*time.Millisecond, "process %d stays a zombie under taskd", pid)
+		requireReaped(t, d, readPID(t, filepath.Join(dir, strconv.Itoa(i))))
 	}
 	require.Equal(t, "RUNNING", d.get(tk.GUID).State)
 	d.requireCanceled(tk.GUID)
