@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -14,15 +15,6 @@ import (
 	"github.com/tasklife/tasklife/internal/logname"
 )
 
-// gateScript is the task's shell's start gate: the command runs only once
-// the shell has read a line on descriptor 3, and the shell exits 125 if the
-// pipe ends first. The command then runs in that same shell, as `sh -c`
-// would run it: no positional parameters, none of the gate's variables, $0
-// the shell, and $$ the process group id. (It used to exec a second shell:
-// one more program started per task, a third of taskd's cost per task.)
-// See startProcess for when the line is written.
-const gateScript = `read -r _taskd_go <&3 || exit 125; exec 3<&-; unset _taskd_go; _taskd_cmd=$1; shift; eval "unset _taskd_cmd; $_taskd_cmd"`
-
 // process is a started task command.
 type process struct {
 	guid string
@@ -35,14 +27,12 @@ type process struct {
 	mu     sync.Mutex
 	reaped bool // the group id may belong to someone else from now on
 	pid    int  // the leader's
-	// pidfd is the leader's pidfd from the fork, for awaitLeader, which
-	// closes it; -1 when the kernel gave none (or not on Linux).
+	// pidfd is the leader's pidfd from the fork, for watchLeader (the
+	// watcher's leaderReady, or awaitLeader, closes it); -1 when the
+	// kernel gave none (or not on Linux).
 	pidfd  int
 	status *syscall.WaitStatus // how the leader ended, once reaped
-	// gate is taskd's end of the gate's pipe, -1 once closed: the write
-	// end of a held gate, the read end of one opened before the fork.
-	gate   int
-	held   bool
+	gate   *gate
 	exited chan struct{} // closed once the group leader has exited
 	// drained is closed once both output readers have reached the end
 	// of their pipes (or their closing).
@@ -51,17 +41,10 @@ type process struct {
 	streams []*outStream // stdout and stderr
 }
 
-// startProcess starts command with shell in a new process group, as the
-// user as names (nil: taskd's). Each line it writes is logged through out.
-//
-// The gate's line is written before the fork unless held: then the shell
-// never waits at its gate for taskd to run again after the fork: under
-// load, half the shells did, a sleep and a wakeup of about 30 µs of CPU
-// each. Until open, shut can still take the line back if the
-// shell has not read it, so a task cancelled while it was being started
-// still never runs its command. A held gate stays shut until open writes
-// the line: for taskd to record the group before anything of the task
-// runs (see stateDir), while Pdeathsig alone can kill it.
+// startProcess starts command with shell in a new process group, behind
+// its start gate (held, or opened before the fork and taken back by a
+// cancel of ctx: see gate), as the user as names (nil: taskd's). Each line
+// it writes is logged through out.
 //
 // It works with descriptors, not *os.File, and syscall.StartProcess, not
 // os.StartProcess or os/exec: taskd reads two of the six ends, and only
@@ -69,7 +52,7 @@ type process struct {
 // finalizer, os/exec copies and deduplicates the environment (taskEnv has
 // done that once), and os.StartProcess makes a second pidfd of the leader,
 // which taskd has from the fork, for Wait.
-func startProcess(shell, guid, command string, out *outputLog, as *runAs, held bool) (*process, error) {
+func startProcess(ctx context.Context, shell, guid, command string, out *outputLog, as *runAs, held bool) (*process, error) {
 	var (
 		parent []int // ours: closed on failure
 		child  []int // the child's: always closed here once started
@@ -80,40 +63,30 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs, held b
 		}
 	}
 	defer func() { closeAll(child) }()
-	gateR, gateW, err := taskPipe(false)
+	g, gateR, err := newGate(ctx, held)
 	if err != nil {
 		return nil, err
 	}
-	gate := gateW
+	failed := func() { g.close(); closeAll(parent) }
 	if held {
-		parent, child = append(parent, gateW), append(child, gateR)
-	} else {
-		// The pipe holds the line, and then its end: reading it back
-		// never blocks.
-		err := writeAll(gateW, gateLine)
-		_ = syscall.Close(gateW)
-		if err != nil {
-			_ = syscall.Close(gateR)
-			return nil, os.NewSyscallError("write", err)
-		}
-		gate, parent = gateR, append(parent, gateR)
+		child = append(child, gateR)
 	}
 	outR, outW, err := taskPipe(true)
 	if err != nil {
-		closeAll(parent)
+		failed()
 		return nil, err
 	}
 	parent, child = append(parent, outR), append(child, outW)
 	errR, errW, err := taskPipe(true)
 	if err != nil {
-		closeAll(parent)
+		failed()
 		return nil, err
 	}
 	parent, child = append(parent, errR), append(child, errW)
 
 	stdin, err := devNull()
 	if err != nil {
-		closeAll(parent)
+		failed()
 		return nil, err
 	}
 	pidfd := -1
@@ -125,10 +98,10 @@ func startProcess(shell, guid, command string, out *outputLog, as *runAs, held b
 	attr.Env = taskEnv(guid, userEnv)
 	pid, _, err := syscall.StartProcess(shell, []string{shell, "-c", gateScript, shell, command}, attr)
 	if err != nil {
-		closeAll(parent)
+		failed()
 		return nil, &os.PathError{Op: "fork/exec", Path: shell, Err: err}
 	}
-	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: gate, held: held, exited: make(chan struct{}), out: out}
+	p := &process{guid: guid, pid: pid, pidfd: pidfd, gate: g, exited: make(chan struct{}), out: out}
 	p.drained = make(chan struct{})
 	var reading atomic.Int32
 	reading.Store(2)
@@ -280,64 +253,13 @@ func (p *process) hasExited() bool {
 	}
 }
 
-// gateLine lets the command run: one byte, which either the shell or shut
-// reads, never a part of it each.
-var gateLine = []byte{'\n'}
-
-// open lets the command run: a held gate gets its line; one opened before
-// the fork is left to the shell.
-func (p *process) open() {
-	if p.held {
-		_ = writeAll(p.gate, gateLine) // EPIPE: the shell is gone
-	}
-	p.closeGate()
-}
-
-// shut keeps the command from running if its shell has not passed the gate
-// yet, and reports whether it had not: a held gate is closed without its
-// line, the line of a gate opened before the fork taken back unless the
-// shell read it first (then the command runs, and a cancel must stop it).
-func (p *process) shut() bool {
-	if p.held {
-		p.closeGate()
-		return true
-	}
-	var b [1]byte
-	n, err := syscall.Read(p.gate, b[:])
-	for errors.Is(err, syscall.EINTR) {
-		n, err = syscall.Read(p.gate, b[:])
-	}
-	p.closeGate()
-	return n == 1
-}
-
-// closeGate closes taskd's end of the gate, once: only the work's goroutine
-// calls it (open, shut, finish). A held gate closed without its line stops
-// the shell.
-func (p *process) closeGate() {
-	if p.gate >= 0 {
-		_ = syscall.Close(p.gate)
-		p.gate = -1
-	}
-}
-
-// writeAll writes b to fd, a pipe with room for it.
-func writeAll(fd int, b []byte) error {
-	for {
-		_, err := syscall.Write(fd, b)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
-
 // finish kills what is left of the process group (all of it, at once, when
 // the leader has not exited yet), reaps it and collects the rest of its
 // output. Until linger, the rest of a group whose leader has exited may
 // still end on its own: a canceled task's children get the whole grace
 // period for their cleanup, as its shell did.
 func (p *process) finish(log *logname.Task, linger time.Time) syscall.WaitStatus {
-	p.closeGate()
+	p.gate.close()
 	select {
 	case <-p.exited:
 	default:

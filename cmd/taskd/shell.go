@@ -49,13 +49,22 @@ func newShell(log *slog.Logger, grace time.Duration) *shell {
 // records the task canceled whatever the error says.
 var errStopped = errors.New("stopped by taskd")
 
+// neverRan is logged for a task cancelled before its command could run.
+const neverRan = "task canceled while it was being started: its command never ran"
+
 // work runs the task's command until it ends, or until ctx is done and the
 // group has stopped.
 func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	s.works.Add(1)
 	defer s.works.Done()
 	log := logname.NewTask(s.log, t.GUID, t.Name)
-	p, err := s.start(t, log)
+	if ctx.Err() != nil {
+		// Cancelled before its process was made (a cancel can come
+		// while the runner hands the task over).
+		log.Info(neverRan)
+		return errStopped
+	}
+	p, err := s.start(ctx, t, log)
 	if err != nil {
 		log.Error("task could not be started", slog.Any("error", err))
 		return runner.Failure(tasklife.ReasonCannotBeStarted, err)
@@ -74,15 +83,14 @@ func (s *shell) work(ctx context.Context, t *tasklife.Task) error {
 	}
 	s.track(t.GUID, p)
 	defer s.untrack(t.GUID)
-	if ctx.Err() != nil && p.shut() {
+	if !p.gate.pass(ctx) {
 		// Cancelled while its process was being made, before its shell
 		// passed the gate: the command never runs. A shell that passed it
 		// is stopped below, as a running task is.
 		p.finish(log, time.Time{})
-		log.Info("task canceled while it was being started: its command never ran")
+		log.Info(neverRan)
 		return errStopped
 	}
-	p.open()
 	log.Info("task's process started", slog.Int("pid", p.pid))
 
 	signaled := false
@@ -153,7 +161,7 @@ func describe(ws syscall.WaitStatus) string {
 // shells from before it is forked, so that no listing of taskd's children
 // takes it for an orphan (see shellSet). Starts do not wait for listings,
 // nor listings for starts, except to place a child still being started.
-func (s *shell) start(t *tasklife.Task, log *logname.Task) (*process, error) {
+func (s *shell) start(ctx context.Context, t *tasklife.Task, log *logname.Task) (*process, error) {
 	starting := s.shells.begin()
 	out := newOutputLog(log.Logger, t.LogRateLimitInBytesPerSecond, s.logLines)
 	out.logs, out.guid = s.logs, t.GUID
@@ -163,7 +171,7 @@ func (s *shell) start(t *tasklife.Task, log *logname.Task) (*process, error) {
 	}
 	// The gate is held only until the group is recorded, if taskd keeps
 	// records.
-	p, err := startProcess(s.path, t.GUID, t.Command, out, s.as, s.state != nil)
+	p, err := startProcess(ctx, s.path, t.GUID, t.Command, out, s.as, s.state != nil)
 	if err != nil {
 		s.shells.started(starting, 0)
 		if s.logs != nil {
