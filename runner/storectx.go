@@ -40,6 +40,7 @@ func (b *storeBounds) get() context.Context {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	now = time.Now() // the lock may have taken a while
 	if cur := b.cur.Load(); cur != nil && now.Before(cur.until) {
 		return cur.ctx
 	}

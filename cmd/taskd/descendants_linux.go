@@ -146,9 +146,10 @@ func reapOrphans(shells *shellSet) (stop func()) {
 			}
 			if wait := orphanReapInterval - time.Since(last); wait > 0 {
 				// The SIGCHLDs meanwhile are not needed: the listing
-				// after the wait finds their children. Unsubscribed, a
-				// busy taskd does not wake the runtime's signal thread
-				// for each task's end.
+				// after the wait finds their children. Unsubscribed,
+				// a busy taskd's signal handler drops each task's end
+				// at once, where it woke os/signal's goroutine (and
+				// the thread it waits on) to be dropped here.
 				signal.Stop(sigs)
 				timer := time.NewTimer(wait)
 				select {

@@ -140,18 +140,28 @@ func (w *fdWatcher) loop() {
 				ready = append(ready, f)
 			}
 		}
+		if err != nil {
+			// The poller gave up on epfd (never seen): every ready
+			// func is called, and each falls back to a goroutine of
+			// its own (a pipe's read finds nothing yet, a leader has
+			// not exited).
+			for token, f := range w.watched {
+				delete(w.watched, token)
+				ready = append(ready, f)
+			}
+		}
+		stop := len(w.watched) == 0
+		if stop {
+			w.running = false
+		}
 		w.mu.Unlock()
 		for i, f := range ready {
 			f()
 			ready[i] = nil
 		}
 		ready = ready[:0]
-		w.mu.Lock()
-		if err != nil || len(w.watched) == 0 {
-			w.running = false
-			w.mu.Unlock()
+		if stop {
 			return
 		}
-		w.mu.Unlock()
 	}
 }
