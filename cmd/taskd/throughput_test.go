@@ -25,8 +25,9 @@ import (
 //     command and wait for it;
 //   - taskd: the binary TestMain built, started afresh with the in-memory
 //     store and -max-running throughputSlots, is sent b.N creates over HTTP
-//     by throughputClients clients; the clock stops once GET
-//     /v3/tasks?states=SUCCEEDED counts all b.N tasks. So it measures what
+//     by throughputClients clients; the clock stops once no task is left
+//     unended (a long poll, GET /v3/tasks/{guid}?wait=, on the newest one
+//     left, until a list finds none). So it measures what
 //     a user gets, create to SUCCEEDED, the HTTP server, the store, the
 //     runner, the gate and the log included, in a process of its own as in
 //     production; an executor driven in-process would share this process's
@@ -112,26 +113,28 @@ func throughputTaskd(b *testing.B) float64 {
 	}); err != nil {
 		b.Fatal(err)
 	}
+	// The clients wait for their tasks without polling: a long poll on
+	// the newest task not ended yet (among the last to end), until none
+	// is left. The clock stops within a list request of the last end.
 	for {
-		ended, err := d.count("SUCCEEDED,FAILED")
+		n, guid, err := d.first("states=PENDING,RUNNING,CANCELING&order_by=-created_at")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ended == b.N {
+		if n == 0 {
 			break
 		}
-		// A poll: the clients wait for their tasks. Every 10 ms would
-		// stop the clock 5 ms late on average, 1% of a run; a poll costs
-		// taskd little, so the last tasks are polled for every ms.
-		wait := 10 * time.Millisecond
-		if b.N-ended <= 2*throughputSlots {
-			wait = time.Millisecond
+		status, resp, err := d.send("GET", "/v3/tasks/"+guid+"?wait=60s", "")
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("long poll: %d %s", status, resp)
 		}
-		time.Sleep(wait)
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if failed, err := d.count("FAILED"); err != nil || failed > 0 {
+	if failed, _, err := d.first("states=FAILED"); err != nil || failed > 0 {
 		b.Fatalf("%d tasks of `true` failed (%v)", failed, err)
 	}
 	return reportRate(b, elapsed)
@@ -176,21 +179,29 @@ func (d *benchTaskd) send(method, path, body string) (int, []byte, error) {
 	return resp.StatusCode, b, err
 }
 
-// count returns how many tasks are in states (comma-separated), from one
-// list request.
-func (d *benchTaskd) count(states string) (int, error) {
-	status, body, err := d.send("GET", "/v3/tasks?per_page=1&states="+states, "")
+// first returns how many tasks the list query (without per_page) finds,
+// and the guid of the first, from one list request.
+func (d *benchTaskd) first(query string) (int, string, error) {
+	status, body, err := d.send("GET", "/v3/tasks?per_page=1&"+query, "")
 	if err == nil && status != http.StatusOK {
 		err = fmt.Errorf("list: %d %s", status, body)
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	var page struct {
 		Pagination struct {
 			TotalResults int `json:"total_results"`
 		} `json:"pagination"`
+		Resources []struct {
+			GUID string `json:"guid"`
+		} `json:"resources"`
 	}
-	err = json.Unmarshal(body, &page)
-	return page.Pagination.TotalResults, err
+	if err := json.Unmarshal(body, &page); err != nil {
+		return 0, "", err
+	}
+	if len(page.Resources) == 0 {
+		return page.Pagination.TotalResults, "", nil
+	}
+	return page.Pagination.TotalResults, page.Resources[0].GUID, nil
 }
