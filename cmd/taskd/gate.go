@@ -108,11 +108,18 @@ func (g *gate) close() {
 // write end is closed, and reports whether it was still there.
 func takeLine(fd int) bool {
 	var b [1]byte
-	n, err := syscall.Read(fd, b[:])
-	for errors.Is(err, syscall.EINTR) {
-		n, err = syscall.Read(fd, b[:])
-	}
+	n, _ := readFD(fd, b[:])
 	return n == 1
+}
+
+// readFD reads from fd once, again if a signal interrupts it.
+func readFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(fd, b)
+		if !errors.Is(err, syscall.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // writeAll writes b to fd, a pipe with room for it.

@@ -55,10 +55,7 @@ func (s *outStream) ready() {
 	}
 	buf := firstChunks.Get().(*[firstChunk]byte)
 	defer firstChunks.Put(buf)
-	n, err := syscall.Read(s.fd, buf[:])
-	for errors.Is(err, syscall.EINTR) {
-		n, err = syscall.Read(s.fd, buf[:])
-	}
+	n, err := readFD(s.fd, buf[:])
 	switch {
 	case n > 0:
 		s.readLocked(bytes.Clone(buf[:n]))
